@@ -1,0 +1,22 @@
+"""chat: a multi-room telnet chat server on asyncore and asynchat.
+
+The reference implementation of a classic design. Read it in this order:
+
+1. chat/server.py    Server(asyncore.dispatcher): listens, accepts each
+                     connection into a ChatSession, and owns the users, the
+                     hall and the three chat rooms.
+2. chat/session.py   ChatSession(asynchat.async_chat): one client; bytes in,
+                     lines to its room's handler, text out; enter() moves it.
+3. chat/commands.py  EndSession, and CommandHandler: "/cmd arg" runs do_cmd,
+                     found by getattr; /help comes from the docstrings.
+4. chat/rooms.py     Room, Hall, ChatRoom: the do_* commands users type.
+5. chat/telnet.py    Input cleaning, pure: telnet bytes, line ends, the line
+                     limit, BS/DEL, control characters.
+6. chat/loop.py      The event loop over the server's socket map.
+7. chat/__main__.py  The command line: python -m chat, chat-server.
+
+docs/walkthrough.md explains the design through this code; docs/protocol.md
+is the reference of what a client sees.
+"""
+
+__version__ = '1.0.0'

@@ -1,0 +1,77 @@
+"""The command dispatch of the design: `EndSession` and `CommandHandler`.
+
+Conventions, as in the standard library's cmd.Cmd:
+
+1. A line starting with "/" is a command: "/NAME ARG" runs the method
+   do_NAME(session, ARG) of the room the session is in, ARG stripped ("" when
+   there is none). A room answers only its own do_* methods.
+2. Any other line is chat, handed to the room's do_broadcast.
+3. A do_* method's docstring is its help: "USAGE: DESCRIPTION", as in
+   "login <nickname>: log in under a nickname.". /help lists every do_* method
+   of the room from these lines, so a new command needs no other change.
+4. A command that ends the session raises EndSession.
+"""
+
+
+class EndSession(Exception):
+    """Raised by a command to end the session (the design's exception class)."""
+
+
+class CommandHandler:
+    """Dispatch each line to a do_* method found by getattr."""
+
+    def handle(self, session, line):
+        """Run one line from session: a command, or chat."""
+        if not line:
+            return
+        if line.startswith('/'):
+            cmd, _, arg = line[1:].partition(' ')
+            self.command(session, cmd, arg.strip())
+        else:
+            self.text(session, line)
+
+    def command(self, session, cmd, arg):
+        """Run do_<cmd>, or tell the user there is no such command here."""
+        meth = getattr(self, 'do_' + cmd, None)
+        if meth is None:
+            self.unknown(session, cmd)
+            return
+        # Called outside any try: the design's `except TypeError` also hid
+        # every TypeError raised inside the command itself.
+        meth(session, arg)
+
+    def text(self, session, line):
+        """Plain text is chat: do_broadcast sends it on, where the room has one."""
+        meth = getattr(self, 'do_broadcast', None)
+        if meth is None:
+            session.push('Nobody can read chat here.')
+            return
+        meth(session, line)
+
+    def unknown(self, session, cmd):
+        """Tell the user the command was not found (the design's `unknow`)."""
+        session.push('Unknown command: /%s (type /help for the commands)' % cmd)
+
+    def usage(self, session, cmd):
+        """Tell the user how to type cmd, from its docstring."""
+        session.push('Usage: /%s' % self.help_entry(cmd)[0])
+
+    def help_entry(self, cmd):
+        """Return (usage, description) for cmd, from the first line of its docstring."""
+        doc = (getattr(self, 'do_' + cmd).__doc__ or '').strip() or cmd
+        usage, colon, description = doc.splitlines()[0].partition(': ')
+        if not colon:
+            return cmd, usage
+        return usage, description
+
+    def commands(self):
+        """Return the names of this room's commands, in alphabetical order."""
+        return sorted(name[3:] for name in dir(self) if name.startswith('do_'))
+
+    def do_help(self, session, line):
+        """help: list the commands of this room."""
+        entries = [self.help_entry(cmd) for cmd in self.commands()]
+        width = max(len(usage) for usage, _ in entries) + 1
+        session.push('Commands here:')
+        for usage, description in entries:
+            session.push('/%-*s %s' % (width, usage, description))

@@ -1,0 +1,81 @@
+"""`Server`: the design's listening asyncore.dispatcher, and the state users share.
+
+The server listens, makes a ChatSession for each connection it accepts, and
+owns what sessions share: `users` (every logged-in user's session, by
+nickname), the hall and the three chat rooms. Everything lives in one socket
+map, passed explicitly, so two servers can run in one process.
+"""
+
+import asyncore
+import logging
+import socket
+
+from .rooms import ChatRoom, Hall
+from .session import ChatSession, format_address
+from .telnet import MAX_LINE
+
+log = logging.getLogger('chat')
+
+BACKLOG = socket.SOMAXCONN
+"""Connections the kernel may hold for accept(); the design's 5 drops a burst."""
+
+
+def resolve(host, port):
+    """Return (family, address) to listen on for host and port."""
+    if host == 'localhost':
+        host = '127.0.0.1'             # the design's address, whatever the resolver prefers
+    family, _, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    return family, address
+
+
+class Server(asyncore.dispatcher):
+    """Accept connections; own the users, the hall and the chat rooms."""
+
+    channel_class = ChatSession
+
+    def __init__(self, port, host, map=None, max_line=MAX_LINE):
+        self.map = {} if map is None else map
+        asyncore.dispatcher.__init__(self, map=self.map)
+        self.max_line = max_line
+        family, address = resolve(host, port)
+        self.create_socket(family, socket.SOCK_STREAM)
+        try:
+            self.set_reuse_addr()
+            self.bind(address)
+            self.listen(BACKLOG)
+        except OSError:
+            self.close()
+            raise
+        self.users = {}                # nickname.casefold() -> session
+        self.hall = Hall(self, 'Hall')
+        self.python = ChatRoom(self, 'python')
+        self.write = ChatRoom(self, 'write')
+        self.pm = ChatRoom(self, 'pm')
+
+    @property
+    def address(self):
+        """The address listened on, as 'HOST:PORT' with the real port."""
+        return format_address(self.socket.getsockname())
+
+    def handle_accept(self):
+        pair = self.accept()
+        if pair is None:               # the client left before it was accepted
+            return
+        conn, addr = pair
+        self.channel_class(self, conn)
+
+    def handle_error(self):
+        """Log the error; the server goes on listening (asyncore's default would close it)."""
+        log.exception('error accepting a connection')
+
+    def sessions(self):
+        """Return every open session."""
+        return [obj for obj in self.map.values() if isinstance(obj, ChatSession)]
+
+    def shutdown(self):
+        """Stop listening; tell every session, and close each once its output is sent."""
+        self.close()
+        for session in self.sessions():
+            session.push('The server is shutting down. Goodbye!')
+            session.close_when_done()

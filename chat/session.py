@@ -1,0 +1,168 @@
+"""`ChatSession`: one connected client, as the design's async_chat subclass.
+
+Bytes arrive in `recv`, pass through the telnet layer (chat/telnet.py) and
+reach asynchat as lines ending in LF. asynchat calls `collect_incoming_data`
+with the pieces and `found_terminator` at each line end, which turns the line
+into text and hands it to the session's room: `self.room.handle(self, line)`.
+
+Output goes the other way through `push(line)`. Bytes become text only in
+`found_terminator` and text becomes bytes only in `encode`.
+"""
+
+import asynchat
+import logging
+import socket
+import sys
+
+from .commands import EndSession
+from .telnet import TOO_LONG, Telnet, clean
+
+log = logging.getLogger('chat')
+
+
+def encode(line):
+    """Return a line of text as the bytes a client receives: UTF-8 ending in CR LF."""
+    return (line + '\r\n').encode('utf-8')
+
+
+def format_address(address):
+    """Return 'HOST:PORT', or '[HOST]:PORT' for IPv6."""
+    host, port = address[:2]
+    return ('[%s]:%d' if ':' in host else '%s:%d') % (host, port)
+
+
+class ChatSession(asynchat.async_chat):
+    """One client's connection: its nickname, its room, its bytes in and out."""
+
+    def __init__(self, server, sock):
+        asynchat.async_chat.__init__(self, sock, map=server.map)
+        # The design's terminator was the str '\r\n'; the telnet layer ends every line with LF.
+        self.set_terminator(b'\n')
+        self.server = server
+        self.data = []
+        self.client_name = ''
+        self.room = None
+        self.peer = format_address(self.addr) if self.addr else '(gone)'
+        self.telnet = Telnet(server.max_line)
+        self._out = []            # bytes queued for the client, sent by handle_write
+        self._eof = False         # the client has ended its sending side
+        self._closing = False     # close once the queue is sent
+        self._closed = False
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        # Telnet's Synch sends urgent data: read it in line, where the telnet layer drops it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+        log.info('%s connected', self.peer)
+        self.enter(server.hall)
+
+    def enter(self, room):
+        """Move the session to room: leave the room it is in, then join room."""
+        if self.room is not None:
+            self.room.remove(self)     # the design never left the old room
+        self.room = room
+        room.add(self)
+
+    # ---- input: bytes -> lines -> the room's handler
+
+    def recv(self, buffer_size):
+        """Read from the socket; return the telnet layer's LF-ended lines to asynchat."""
+        data = self.socket.recv(buffer_size)
+        if data:
+            data = self.telnet.feed(data)
+        else:
+            self._eof = True           # the client ended its sending side
+            data = self.telnet.finish()
+        if self.telnet.answers:
+            self.push_data(bytes(self.telnet.answers))
+            self.telnet.answers.clear()
+        return data
+
+    def handle_read(self):
+        asynchat.async_chat.handle_read(self)
+        if self._eof:
+            self.close_when_done()     # the replies to the last lines still go out
+
+    def collect_incoming_data(self, data):
+        """Buffer a piece of the line being received."""
+        self.data.append(data)
+
+    def found_terminator(self):
+        """Hand a complete line to the handler of the session's room."""
+        data = b''.join(self.data)
+        self.data = []
+        if self.room is None:
+            return                     # logged out: the rest of the input is ignored
+        if data == TOO_LONG:
+            self.push('Line too long (over %d bytes): it was dropped.'
+                      % self.server.max_line)
+            return
+        line = clean(data.decode('utf-8', 'replace'))
+        try:
+            self.room.handle(self, line)
+        except EndSession:
+            # The design called handle_close() here, which would drop the goodbye.
+            self.logout()
+            self.close_when_done()
+
+    def readable(self):
+        return not (self._eof or self._closing)
+
+    def handle_expt(self):
+        """Urgent data: SO_OOBINLINE delivers it to handle_read, so there is nothing to do."""
+
+    # ---- output: text -> bytes -> one send() per loop iteration
+
+    def push(self, line):
+        """Send one line of text to the client."""
+        self.push_data(encode(line))
+
+    def push_data(self, data):
+        """Queue bytes for the client; handle_write sends the queue with one send()."""
+        if not self._closing:          # as in asynchat, nothing is sent after close_when_done
+            self._out.append(data)
+
+    def writable(self):
+        return bool(self._out) or self._closing
+
+    def handle_write(self):
+        if self._out:
+            data = b''.join(self._out)
+            sent = self.send(data)
+            self._out = [data[sent:]] if sent < len(data) else []
+        if self._closing and not self._out:
+            self.handle_close()
+
+    def close_when_done(self):
+        """Close the connection once everything queued has been sent."""
+        self._closing = True
+
+    # ---- the end of a session
+
+    def logout(self):
+        """Leave the room and free the nickname. Safe to call more than once."""
+        room, self.room = self.room, None
+        if room is not None:
+            room.remove(self)
+        key = self.client_name.casefold()
+        if self.client_name and self.server.users.get(key) is self:
+            del self.server.users[key]
+
+    def handle_close(self):
+        """The connection is over, however it ended: clean up, then close the socket."""
+        if self._closed:
+            return
+        self._closed = True
+        self._out = []
+        self.logout()
+        self.close()
+        log.info('%s closed%s', self.peer,
+                 ' (%s)' % self.client_name if self.client_name else '')
+
+    def handle_error(self):
+        """A socket error ends the session quietly; anything else is a bug, logged once."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            log.info('%s connection error: %s', self.peer, error)
+        else:
+            log.exception('%s internal error; closing the session', self.peer)
+        self.handle_close()

@@ -1,0 +1,202 @@
+"""Input cleaning: what a client sends, made into plain lines.
+
+This module knows nothing of sockets. The session passes every byte it
+receives through a `Telnet` reader, hands asynchat the reader's output, and
+runs `clean` on each line once it is text:
+
+1. `Telnet.feed` removes telnet command sequences (RFC 854), answers option
+   requests with a refusal, turns every line end (CR LF, LF, CR NUL, bare CR)
+   into one LF, and cuts a line that grows past the limit.
+2. `clean` applies BS/DEL editing, removes control and bidirectional
+   formatting characters, and strips white space at both ends.
+
+The design reads lines ending in CR LF and passes on whatever they contain;
+see docs/walkthrough.md for why this project does more.
+"""
+
+import re
+
+MAX_LINE = 4096
+"""Bytes a line may have before its line end, telnet sequences included."""
+
+TOO_LONG = b'\r'
+"""What `Telnet.feed` emits, then LF, for a line cut at the limit.
+
+No other CR ever reaches its output (every CR is a line end), so a line that
+is exactly this cannot be anything a client typed.
+"""
+
+# RFC 854 command bytes, each after IAC.
+SE = 240      # end of subnegotiation
+EC = 247      # erase character
+EL = 248      # erase line
+AYT = 246     # are you there?
+SB = 250      # start of subnegotiation
+WILL = 251
+WONT = 252
+DO = 253
+DONT = 254
+IAC = 255     # interpret as command
+
+CR, LF, NUL, BS = 13, 10, 0, 8
+
+AYT_REPLY = b'\r\n[chat: yes, I am here]\r\n'
+"""The visible answer to IAC AYT."""
+
+# What `feed` is doing with the next byte.
+_DATA = 'data'            # in a line
+_CR = 'cr'                # after a CR: an LF or NUL here belongs to it
+_IAC = 'iac'              # after IAC: a command byte
+_OPTION = 'option'        # after IAC WILL/WONT/DO/DONT: the option byte
+_SB = 'sb'                # inside IAC SB ... IAC SE: discarded
+_SB_IAC = 'sb-iac'        # after IAC inside a subnegotiation
+
+_SPECIAL = re.compile(b'[\r\n\xff]')
+
+_REFUSAL = {DO: WONT, WILL: DONT}
+"""The answer to each request: this server enables no option."""
+
+
+class Telnet:
+    """Turn received bytes into LF-ended lines, as a telnet server's NVT reads them.
+
+    `feed(data)` returns the complete lines that `data` finished, each ending
+    in LF, and leaves any unfinished line in the reader. Answers owed to the
+    client (option refusals, the AYT reply) collect in `answers`; the caller
+    sends and clears them. Memory is bounded: the unfinished line never holds
+    more than `max_line` bytes, and a subnegotiation is discarded as it comes.
+    """
+
+    def __init__(self, max_line=MAX_LINE):
+        self.max_line = max_line
+        self.answers = bytearray()
+        self._state = _DATA
+        self._verb = None            # WILL/WONT/DO/DONT awaiting its option byte
+        self._line = bytearray()     # the unfinished line's data bytes
+        self._received = 0           # bytes of the unfinished line, sequences included
+        self._cut = False            # the unfinished line passed the limit: discard it
+
+    def feed(self, data):
+        """Take bytes received from the client; return the lines they finished."""
+        out = []
+        pos, end = 0, len(data)
+        while pos < end:
+            state = self._state
+            if state is _DATA:
+                # Fast path: copy everything up to the next CR, LF or IAC at once.
+                match = _SPECIAL.search(data, pos)
+                stop = match.start() if match else end
+                if stop > pos:
+                    self._take(data[pos:stop], out)
+                if match is None:
+                    break
+                byte = data[stop]
+                pos = stop + 1
+                if byte == IAC:
+                    self._count(1, out)
+                    self._state = _IAC
+                else:
+                    self._end_line(out)
+                    if byte == CR:
+                        self._state = _CR
+                continue
+            byte = data[pos]
+            pos += 1
+            if state is _CR:
+                self._state = _DATA
+                if byte not in (LF, NUL):
+                    pos -= 1         # not part of the line end: read it as data
+                continue
+            self._count(1, out)
+            if state is _IAC:
+                self._command(byte)
+            elif state is _OPTION:
+                refusal = _REFUSAL.get(self._verb)
+                if refusal is not None:
+                    self.answers += bytes((IAC, refusal, byte))
+                self._state = _DATA
+            elif state is _SB:
+                if byte == IAC:
+                    self._state = _SB_IAC
+            elif state is _SB_IAC:
+                # IAC IAC is a data byte of the subnegotiation; IAC SE, or any
+                # other command, ends it.
+                self._state = _SB if byte == IAC else _DATA
+        return b''.join(out)
+
+    def finish(self):
+        """The client sent its last byte: return its unfinished line, if any, as a line."""
+        out = []
+        if self._line and not self._cut:
+            self._end_line(out)
+        self._state = _DATA
+        return b''.join(out)
+
+    def _command(self, byte):
+        """Act on the byte after IAC."""
+        self._state = _DATA
+        if byte == IAC:
+            self._line.append(IAC)           # IAC IAC stands for the data byte 0xFF
+        elif byte in (WILL, WONT, DO, DONT):
+            self._verb = byte
+            self._state = _OPTION
+        elif byte == SB:
+            self._state = _SB
+        elif byte == EC:
+            self._line.append(BS)            # `clean` erases the character before it
+        elif byte == EL:
+            self._line.clear()
+        elif byte == AYT:
+            self.answers += AYT_REPLY
+        # Every other command (NOP, DM, BRK, IP, AO, GA, a stray SE) and any
+        # byte that is no command is dropped.
+
+    def _take(self, chunk, out):
+        """Add data bytes to the unfinished line, within the limit."""
+        self._count(len(chunk), out)
+        if not self._cut:
+            self._line += chunk
+
+    def _count(self, n, out):
+        """Count n more received bytes; cut the line the moment it passes the limit."""
+        self._received += n
+        if self._received > self.max_line and not self._cut:
+            self._cut = True
+            self._line.clear()
+            out.append(TOO_LONG + b'\n')
+
+    def _end_line(self, out):
+        if not self._cut:
+            out.append(bytes(self._line) + b'\n')
+        self._line.clear()
+        self._received = 0
+        self._cut = False
+
+
+# C0 controls but TAB, DEL, C1 controls, and the bidirectional embedding,
+# override and isolate characters: none may reach another user's terminal.
+_CONTROLS = dict.fromkeys(
+    [*range(0x00, 0x09), *range(0x0a, 0x20), *range(0x7f, 0xa0),
+     *range(0x202a, 0x202f), *range(0x2066, 0x206a)])
+_CONTROLS[ord('\t')] = ' '
+
+_ERASE = re.compile('[\b\x7f]')
+
+
+def clean(line):
+    """Return a line of text as a person meant it: edited, safe to show, stripped.
+
+    BS and DEL erase the character before them, as a terminal's line editor
+    would; then control and bidirectional formatting characters are removed
+    (a TAB becomes a space) and white space at both ends is stripped.
+    """
+    if _ERASE.search(line):
+        kept = []
+        for char in line:
+            if char in '\b\x7f':
+                if kept:
+                    kept.pop()
+            else:
+                kept.append(char)
+        line = ''.join(kept)
+    return line.translate(_CONTROLS).strip()

@@ -1,0 +1,5 @@
+"""Packaging: the project's metadata is in setup.cfg."""
+
+from setuptools import setup
+
+setup()

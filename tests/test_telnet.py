@@ -1,0 +1,177 @@
+"""chat/telnet.py on its own: line ends, telnet sequences, the limit, cleaning."""
+
+import unicodedata
+
+import pytest
+from hypothesis import given, strategies as st
+
+from chat.telnet import AYT_REPLY, TOO_LONG, Telnet, clean
+
+IAC, DO, DONT, WILL, WONT, SB, SE = 255, 253, 254, 251, 252, 250, 240
+
+
+def feed(*chunks, max_line=4096):
+    """Feed the chunks one by one; return (the lines out, the answers owed)."""
+    reader = Telnet(max_line)
+    out = b''.join(reader.feed(chunk) for chunk in chunks)
+    return out.split(b'\n')[:-1], bytes(reader.answers)
+
+
+@pytest.mark.parametrize('end', [b'\r\n', b'\n', b'\r\0', b'\r'])
+def test_every_line_end_ends_a_line(end):
+    assert feed(b'one' + end + b'two' + end) == ([b'one', b'two'], b'')
+
+
+@pytest.mark.parametrize('end', [b'\r\n', b'\r\0'])
+def test_cr_pair_split_across_reads_is_one_line_end(end):
+    assert feed(b'one' + end[:1], end[1:] + b'two\n') == ([b'one', b'two'], b'')
+
+
+def test_bare_cr_then_text_keeps_the_text():
+    assert feed(b'one\r', b'two\n') == ([b'one', b'two'], b'')
+
+
+def test_unfinished_line_is_kept_until_its_end():
+    assert feed(b'par', b'tial') == ([], b'')
+    reader = Telnet()
+    assert reader.feed(b'par') == b''
+    assert reader.feed(b'tial\n') == b'partial\n'
+
+
+def test_finish_returns_the_unfinished_line():
+    reader = Telnet()
+    reader.feed(b'last words')
+    assert reader.finish() == b'last words\n'
+    assert reader.finish() == b''
+
+
+def test_option_requests_are_refused_at_once():
+    lines, answers = feed(bytes([IAC, DO, 1, IAC, WILL, 3]))
+    assert lines == []
+    assert answers == bytes([IAC, WONT, 1, IAC, DONT, 3])
+
+
+def test_refusals_and_their_acknowledgements_get_no_answer():
+    assert feed(bytes([IAC, WONT, 1, IAC, DONT, 3]) + b'ok\n') == ([b'ok'], b'')
+
+
+def test_telnet_sequence_split_at_every_byte_is_removed():
+    data = b'a' + bytes([IAC, DO, 6]) + b'b' + bytes([IAC, SB, 24, 1, IAC, SE]) + b'c\r\n'
+    whole = feed(data)
+    assert whole == ([b'abc'], bytes([IAC, WONT, 6]))
+    assert feed(*[data[i:i + 1] for i in range(len(data))]) == whole
+
+
+def test_iac_iac_is_one_data_byte():
+    assert feed(b'a' + bytes([IAC, IAC]) + b'b\n') == ([b'a\xffb'], b'')
+
+
+def test_interrupt_and_unknown_commands_are_dropped():
+    # IAC IP (Ctrl-C), IAC NOP, IAC DM, IAC followed by a byte that is no command.
+    assert feed(b'a\xff\xf4b\xff\xf1c\xff\xf2d\xff\x41e\n') == ([b'abcde'], b'')
+
+
+def test_erase_character_becomes_a_backspace_for_clean():
+    lines, _ = feed(b'abc' + bytes([IAC, 247]) + b'\n')
+    assert lines == [b'abc\b']
+    assert clean(lines[0].decode()) == 'ab'
+
+
+def test_erase_line_drops_the_line_so_far():
+    assert feed(b'abc' + bytes([IAC, 248]) + b'xyz\n') == ([b'xyz'], b'')
+
+
+def test_are_you_there_gets_a_visible_answer():
+    assert feed(bytes([IAC, 246])) == ([], AYT_REPLY)
+
+
+def test_line_ends_inside_a_subnegotiation_are_not_line_ends():
+    assert feed(bytes([IAC, SB, 24]) + b'x\r\ny' + bytes([IAC, SE]) + b'z\n') == ([b'z'], b'')
+
+
+def test_line_at_the_limit_passes():
+    assert feed(b'x' * 10 + b'\n', max_line=10) == ([b'x' * 10], b'')
+
+
+def test_line_past_the_limit_is_cut_at_once_and_the_rest_dropped():
+    reader = Telnet(10)
+    assert reader.feed(b'x' * 11) == TOO_LONG + b'\n'   # before any line end
+    assert reader.feed(b'y' * 100) == b''
+    assert reader.feed(b'z\nnext\n') == b'next\n'
+
+
+def test_telnet_sequences_count_toward_the_limit():
+    data = bytes([IAC, DO, 1]) * 3 + b'x\n'              # 9 bytes of sequence, 1 of data
+    assert feed(data, max_line=10)[0] == [b'x']
+    assert feed(data.replace(b'x', b'xy'), max_line=10)[0] == [TOO_LONG]
+
+
+def test_erased_bytes_still_count_toward_the_limit():
+    assert feed(b'abcdef' + bytes([IAC, 248]) + b'ghi\n', max_line=10)[0] == [TOO_LONG]
+
+
+def test_endless_subnegotiation_is_cut_and_holds_no_memory():
+    reader = Telnet(100)
+    out = reader.feed(bytes([IAC, SB, 24]) + b'x' * 10000)
+    assert out == TOO_LONG + b'\n'
+    assert len(reader._line) == 0
+
+
+def test_cut_line_ended_by_cr_lf_split_across_reads():
+    assert feed(b'x' * 20 + b'\r', b'\nok\n', max_line=10)[0] == [TOO_LONG, b'ok']
+
+
+# ---- clean
+
+
+@pytest.mark.parametrize('raw, expected', [
+    ('hello', 'hello'),
+    ('  padded \t', 'padded'),
+    ('tab\there', 'tab here'),
+    ('abd\bc', 'abc'),
+    ('abd\x7fc', 'abc'),
+    ('\b\bstart', 'start'),
+    ('你好\b', '你'),
+    ('red \x1b[31mtext\x1b[0m', 'red [31mtext[0m'),
+    ('bell\x07 and nul\x00', 'bell and nul'),
+    ('c1 \x85\x9b here', 'c1  here'),
+    ('evil \u202etxt.exe\u202c', 'evil txt.exe'),
+    ('isolate \u2066x\u2069', 'isolate x'),
+    ('\ufffd stays', '\ufffd stays'),
+])
+def test_clean(raw, expected):
+    assert clean(raw) == expected
+
+
+def _has_control(text):
+    return any(unicodedata.category(char) == 'Cc'
+               or 0x202a <= ord(char) <= 0x202e or 0x2066 <= ord(char) <= 0x2069
+               for char in text)
+
+
+@given(st.binary())
+def test_any_bytes_give_lines_with_no_control_character(data):
+    reader = Telnet(64)
+    out = reader.feed(data) + reader.finish()
+    for line in out.split(b'\n')[:-1]:
+        text = clean(line.decode('utf-8', 'replace'))
+        assert not _has_control(text)
+        assert text == text.strip()
+    assert len(reader._line) <= 64
+
+
+@given(st.text())
+def test_clean_of_any_text_has_no_control_character(text):
+    assert not _has_control(clean(text))
+
+
+@given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=8),
+       st.integers(1, 50))
+def test_feeding_in_any_chunks_gives_the_same_lines(data, cuts, max_line):
+    cuts = sorted(set(cut for cut in cuts if cut < len(data)))
+    chunks = [data[i:j] for i, j in zip([0] + cuts, cuts + [len(data)])]
+    whole = Telnet(max_line)
+    pieces = Telnet(max_line)
+    assert (whole.feed(data) + whole.finish()
+            == b''.join(pieces.feed(chunk) for chunk in chunks) + pieces.finish())
+    assert whole.answers == pieces.answers
