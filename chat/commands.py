@@ -58,10 +58,11 @@ class CommandHandler:
 
     def help_entry(self, cmd):
         """Return (usage, description) for cmd, from the first line of its docstring."""
-        doc = (getattr(self, 'do_' + cmd).__doc__ or '').strip() or cmd
-        usage, colon, description = doc.splitlines()[0].partition(': ')
+        doc = (getattr(self, 'do_' + cmd).__doc__ or '').strip()
+        first = doc.splitlines()[0] if doc else ''
+        usage, colon, description = first.partition(': ')
         if not colon:
-            return cmd, usage
+            return cmd, first
         return usage, description
 
     def commands(self):
@@ -74,4 +75,4 @@ class CommandHandler:
         width = max(len(usage) for usage, _ in entries) + 1
         session.push('Commands here:')
         for usage, description in entries:
-            session.push('/%-*s %s' % (width, usage, description))
+            session.push(('/%-*s %s' % (width, usage, description)).rstrip())

@@ -28,8 +28,8 @@ class Waker(asyncore.dispatcher):
     def wake(self):
         try:
             self._writer.send(b'\0')
-        except BlockingIOError:
-            pass                       # already full of wake-ups: one is enough
+        except OSError:
+            pass                       # full (one wake-up is enough) or closed (the loop ended)
 
     def handle_read(self):
         self.recv(4096)
@@ -52,13 +52,15 @@ class Loop:
         self._waker = Waker(self.map)
 
     def run(self):
-        while not self._stopping:
-            asyncore.loop(TICK, use_poll=True, map=self.map, count=1)
-        self.server.shutdown()
-        deadline = time.monotonic() + GRACE
-        while self.server.sessions() and time.monotonic() < deadline:
-            asyncore.loop(0.05, use_poll=True, map=self.map, count=1)
-        asyncore.close_all(self.map)
+        try:
+            while not self._stopping:
+                asyncore.loop(TICK, use_poll=True, map=self.map, count=1)
+            self.server.shutdown()
+            deadline = time.monotonic() + GRACE
+            while self.server.sessions() and time.monotonic() < deadline:
+                asyncore.loop(0.05, use_poll=True, map=self.map, count=1)
+        finally:
+            asyncore.close_all(self.map)
 
     def stop(self):
         """End run(): safe from a signal handler or another thread."""

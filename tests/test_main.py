@@ -1,0 +1,196 @@
+"""The program: `python -m chat` as a subprocess, its options, start-up failures, signals."""
+
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import TIMEOUT, Client
+
+
+class Program:
+    """`python -m chat ARGS` with its standard error read line by line, each with a deadline."""
+
+    def __init__(self, *args):
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'chat', *args], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.log = []
+
+    def expect(self, pattern):
+        """Read standard error until a line matches pattern; return the match."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, 'no log line matched %r: %r' % (pattern, self.log)
+            ready, _, _ = select.select([self.process.stderr], [], [], left)
+            if ready:
+                line = self.process.stderr.readline().decode('utf-8', 'replace')
+                assert line, 'the program exited without logging %r: %r' % (pattern, self.log)
+                self.log.append(line)
+                match = re.search(pattern, line)
+                if match:
+                    return match
+
+    def finish(self):
+        """Wait for the program to exit; return (exit code, everything on standard error)."""
+        _, err = self.process.communicate(timeout=TIMEOUT)
+        return self.process.returncode, ''.join(self.log) + err.decode('utf-8', 'replace')
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+@pytest.fixture
+def program():
+    started = []
+
+    def start(*args):
+        started.append(Program(*args))
+        return started[-1]
+
+    yield start
+    for each in started:
+        each.kill()
+
+
+@pytest.fixture
+def client():
+    """Return a function that opens a Client, closed after the test."""
+    opened = []
+
+    def open_client(port, host='127.0.0.1'):
+        opened.append(Client(port, host))
+        return opened[-1]
+
+    yield open_client
+    for each in opened:
+        each.close()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def run(*args):
+    """Run `python -m chat ARGS` to its end; return (exit code, standard error)."""
+    done = subprocess.run([sys.executable, '-m', 'chat', *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=TIMEOUT)
+    return done.returncode, done.stderr.decode('utf-8', 'replace')
+
+
+def test_port_zero_picks_a_free_port_and_logs_it_first(program, client):
+    server = program('--port', '0')
+    match = server.expect(r'listening on 127\.0\.0\.1:(\d+)')
+    assert len(server.log) == 1
+    assert '/login' in client(int(match.group(1))).expect('/login')[-1]
+
+
+def test_sigterm_tells_every_session_and_exits_0(program, client):
+    server = program('--port', '0')
+    port = int(server.expect(r'listening on \S+:(\d+)').group(1))
+    alice, bob = client(port), client(port)
+    alice.ask('/login alice')
+    bob.ask('/login bob')
+    bob.ask('/python')
+    server.process.send_signal(signal.SIGTERM)
+    for client in (alice, bob):
+        lines = client.read_to_close()
+        assert 'shutting down' in lines[-1]
+    code, log = server.finish()
+    assert code == 0
+    assert 'shutting down' in log
+    assert 'Traceback' not in log
+
+
+def test_sigint_stops_it_the_same_way(program, client):
+    server = program('--port', '0')
+    port = int(server.expect(r'listening on \S+:(\d+)').group(1))
+    alice = client(port)
+    alice.expect('/login')
+    server.process.send_signal(signal.SIGINT)
+    assert 'shutting down' in alice.read_to_close()[-1]
+    code, log = server.finish()
+    assert code == 0 and 'Traceback' not in log
+
+
+def test_port_in_use_is_one_line_naming_the_port_and_exit_1():
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err = run('--port', str(port))
+    assert code == 1
+    [line] = err.splitlines()
+    assert str(port) in line and 'in use' in line and 'PORT=' in line
+
+
+def test_unknown_host_is_one_line_and_exit_1():
+    code, err = run('--host', 'no-such-host.invalid', '--port', '0')
+    assert code == 1
+    [line] = err.splitlines()
+    assert 'no-such-host.invalid' in line
+
+
+@pytest.mark.parametrize('args', [
+    ['--port', 'many'], ['--port', '70000'], ['--max-line', '0'],
+    ['--log-level', 'LOUD'], ['--colour']])
+def test_bad_option_is_one_line_and_exit_2(args):
+    code, err = run(*args)
+    assert code == 2
+    [line] = err.splitlines()
+    assert 'Traceback' not in line
+
+
+def test_ipv6_loopback_works_and_is_logged_in_brackets(program, client):
+    if not socket.has_ipv6:
+        pytest.skip('this Python has no IPv6')
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(('::1', 0))
+    except OSError:
+        pytest.skip('this machine has no IPv6 loopback')
+    server = program('--host', '::1', '--port', '0')
+    port = int(server.expect(r'listening on \[::1\]:(\d+)').group(1))
+    assert '/login' in client(port, host='::1').expect('/login')[-1]
+
+
+def test_max_line_option_is_applied(program, client):
+    server = program('--port', '0', '--max-line', '10')
+    port = int(server.expect(r'listening on \S+:(\d+)').group(1))
+    alice = client(port)
+    alice.expect('/login')
+    alice.send('/login abcdefgh')
+    assert 'too long' in alice.line()
+
+
+def test_log_level_warning_hides_the_info_lines(program, client):
+    port = free_port()
+    server = program('--port', str(port), '--log-level', 'warning')
+    deadline = time.monotonic() + TIMEOUT
+    while True:                        # no log line to wait for: wait for the port
+        try:
+            client(port).expect('/login')
+            break
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline, 'the server never listened'
+            time.sleep(0.05)
+    server.process.send_signal(signal.SIGTERM)
+    code, log = server.finish()
+    assert code == 0 and log == ''
+
+
+def test_console_script_is_installed():
+    script = os.path.join(os.path.dirname(sys.executable), 'chat-server')
+    done = subprocess.run([script, '--help'], capture_output=True, timeout=TIMEOUT)
+    assert done.returncode == 0 and b'--max-line' in done.stdout
