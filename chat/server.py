@@ -9,6 +9,7 @@ map, passed explicitly, so two servers can run in one process.
 import asyncore
 import logging
 import socket
+import sys
 
 from .rooms import ChatRoom, Hall
 from .session import ChatSession, format_address
@@ -67,7 +68,11 @@ class Server(asyncore.dispatcher):
 
     def handle_error(self):
         """Log the error; the server goes on listening (asyncore's default would close it)."""
-        log.exception('error accepting a connection')
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            log.warning('cannot accept a connection: %s', error)
+        else:
+            log.exception('error accepting a connection')
 
     def sessions(self):
         """Return every open session."""

@@ -48,10 +48,13 @@ class ChatSession(asynchat.async_chat):
         self._eof = False         # the client has ended its sending side
         self._closing = False     # close once the queue is sent
         self._closed = False
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        # Telnet's Synch sends urgent data: read it in line, where the telnet layer drops it.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            # Telnet's Synch sends urgent data: read it in line, where the telnet layer drops it.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+        except OSError:
+            pass                       # the peer is gone already: the first read will say so
         log.info('%s connected', self.peer)
         self.enter(server.hall)
 

@@ -3,11 +3,10 @@
 import logging
 
 import pytest
+from conftest import Client, ServerThread, StrictServer
 
 from chat.rooms import Hall
 from chat.server import Server
-
-from conftest import Client, ServerThread, StrictServer
 
 
 class HallWithMore(Hall):

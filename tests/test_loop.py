@@ -4,6 +4,7 @@ import socket
 import time
 
 from conftest import GRACE_MARGIN, Client, ServerThread
+
 from chat.loop import GRACE
 
 

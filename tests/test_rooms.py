@@ -2,7 +2,6 @@
 
 import pytest
 
-
 # ---- the hall, before login
 
 def test_welcome_shows_how_to_log_in(connect):

@@ -3,10 +3,10 @@
 import asyncore
 import socket
 
+from conftest import Client, ServerThread
+
 from chat.rooms import ChatRoom, Hall
 from chat.server import BACKLOG, Server
-
-from conftest import Client, ServerThread
 
 
 def test_server_owns_the_hall_the_three_rooms_and_the_users(chat_server):

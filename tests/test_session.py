@@ -3,10 +3,9 @@
 import socket
 
 import pytest
+from conftest import Client, ServerThread
 
 from chat.telnet import AYT_REPLY
-
-from conftest import Client, ServerThread
 
 IAC, DO, WONT, WILL, DONT = 255, 253, 252, 251, 254
 
