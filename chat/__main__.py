@@ -63,6 +63,8 @@ def describe(error, host, port):
     """Explain, in one line, why the server could not start."""
     if isinstance(error, socket.gaierror):
         return 'cannot listen on %s: unknown host (%s)' % (host, error.strerror)
+    if isinstance(error, UnicodeError):
+        return 'cannot listen on %s: not a valid host name' % host
     if error.errno == errno.EADDRINUSE:
         hint = ''
         if sys.platform == 'darwin' and port == 5000:
@@ -78,7 +80,7 @@ def main(argv=None):
                         format='%(asctime)s %(levelname)s %(message)s')
     try:
         server = Server(args.port, args.host, max_line=args.max_line)
-    except OSError as error:
+    except (OSError, UnicodeError) as error:      # UnicodeError: a host name IDNA rejects
         print('%s: %s' % (PROG, describe(error, args.host, args.port)), file=sys.stderr)
         return 1
     loop = Loop(server)

@@ -5,7 +5,8 @@ Conventions, as in the standard library's cmd.Cmd:
 1. A line starting with "/" is a command: "/NAME ARG" runs the method
    do_NAME(session, ARG) of the room the session is in, ARG stripped ("" when
    there is none). A room answers only its own do_* methods.
-2. Any other line is chat, handed to the room's do_broadcast.
+2. Any other line is chat, handed to the room's do_broadcast; a room
+   without one overrides `text`.
 3. A do_* method's docstring is its help: "USAGE: DESCRIPTION", as in
    "login <nickname>: log in under a nickname.". /help lists every do_* method
    of the room from these lines, so a new command needs no other change.
@@ -41,16 +42,12 @@ class CommandHandler:
         meth(session, arg)
 
     def text(self, session, line):
-        """Plain text is chat: do_broadcast sends it on, where the room has one."""
-        meth = getattr(self, 'do_broadcast', None)
-        if meth is None:
-            session.push('Nobody can read chat here.')
-            return
-        meth(session, line)
+        """Plain text is chat: do_broadcast sends it on."""
+        self.do_broadcast(session, line)
 
-    def unknown(self, session, cmd):
+    def unknown(self, session, cmd, hint='type /help for the commands'):
         """Tell the user the command was not found (the design's `unknow`)."""
-        session.push('Unknown command: /%s (type /help for the commands)' % cmd)
+        session.push('Unknown command: /%s (%s)' % (cmd, hint))
 
     def usage(self, session, cmd):
         """Tell the user how to type cmd, from its docstring."""

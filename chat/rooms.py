@@ -12,8 +12,10 @@ from .commands import CommandHandler, EndSession
 from .session import encode
 
 MAX_NICKNAME = 20
-NICKNAME_RULE = ('A nickname is 1 to %d characters, with no spaces, no ":" '
-                 'and no "/" at the start.' % MAX_NICKNAME)
+NICKNAME_RULE = ('A nickname is 1 to %d characters, all visible: no spaces, no ":", '
+                 'no invisible or undecodable characters, and no "/" at the start.'
+                 % MAX_NICKNAME)
+LOG_IN_FIRST = 'Please log in first: /login <nickname>'
 
 
 class Room(CommandHandler):
@@ -61,22 +63,22 @@ class Hall(Room):
 
     def command(self, session, cmd, arg):
         if not session.client_name and cmd not in self.OPEN:
-            reply = 'Please log in first: /login <nickname>'
-            if not hasattr(self, 'do_' + cmd):
-                reply = 'Unknown command: /%s. %s' % (cmd, reply)
-            session.push(reply)
+            if hasattr(self, 'do_' + cmd):
+                session.push(LOG_IN_FIRST)
+            else:
+                self.unknown(session, cmd, LOG_IN_FIRST)
             return
         super().command(session, cmd, arg)
 
     def text(self, session, line):
         if not session.client_name:
-            session.push('Please log in first: /login <nickname>')
+            session.push(LOG_IN_FIRST)
         else:
             session.push('Nobody hears you in the hall. Enter a room to chat: '
                          '/python, /write or /pm.')
 
     def do_login(self, session, line):
-        """login <nickname>: log in under a nickname (up to 20 characters, no spaces)."""
+        """login <nickname>: log in under a nickname."""
         if session.client_name:
             session.push('You are already logged in as %s.' % session.client_name)
             return

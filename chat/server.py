@@ -7,12 +7,14 @@ map, passed explicitly, so two servers can run in one process.
 """
 
 import asyncore
+import errno
 import logging
+import os
 import socket
 import sys
 
 from .rooms import ChatRoom, Hall
-from .session import ChatSession, format_address
+from .session import ChatSession, encode, format_address
 from .telnet import MAX_LINE
 
 log = logging.getLogger('chat')
@@ -37,6 +39,7 @@ class Server(asyncore.dispatcher):
 
     def __init__(self, port, host, map=None, max_line=MAX_LINE):
         self.map = {} if map is None else map
+        self._spare = open(os.devnull, 'rb')   # a descriptor kept for refuse_without_descriptors
         asyncore.dispatcher.__init__(self, map=self.map)
         self.max_line = max_line
         family, address = resolve(host, port)
@@ -60,11 +63,44 @@ class Server(asyncore.dispatcher):
         return format_address(self.socket.getsockname())
 
     def handle_accept(self):
-        pair = self.accept()
+        try:
+            pair = self.accept()
+        except OSError as error:
+            if error.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            self.refuse_without_descriptors()
+            return
         if pair is None:               # the client left before it was accepted
             return
         conn, addr = pair
         self.channel_class(self, conn)
+
+    def refuse(self, conn, addr, reason):
+        """Tell a newcomer the server is full, and close the connection."""
+        try:
+            conn.send(encode('Sorry, the server is full; please try again later.'))
+        except OSError:
+            pass                       # gone already: nothing to tell
+        conn.close()
+        log.info('%s refused: %s', format_address(addr), reason)
+
+    def refuse_without_descriptors(self):
+        """Out of file descriptors: free the spare one to accept and refuse a newcomer.
+
+        Otherwise the waiting connection keeps the listening socket readable,
+        and the loop spins on a failing accept().
+        """
+        self._spare.close()
+        try:
+            pair = self.accept()
+            if pair is not None:
+                self.refuse(*pair, 'out of file descriptors')
+        finally:
+            self._spare = open(os.devnull, 'rb')
+
+    def close(self):
+        asyncore.dispatcher.close(self)
+        self._spare.close()
 
     def handle_error(self):
         """Log the error; the server goes on listening (asyncore's default would close it)."""

@@ -95,7 +95,7 @@ class ChatSession(asynchat.async_chat):
         self.data = []
         if self.room is None:
             return                     # logged out: the rest of the input is ignored
-        if data == TOO_LONG:
+        if data == TOO_LONG:           # the telnet layer cut this line at the limit
             self.push('Line too long (over %d bytes): it was dropped.'
                       % self.server.max_line)
             return
@@ -114,6 +114,12 @@ class ChatSession(asynchat.async_chat):
         """Urgent data: SO_OOBINLINE delivers it to handle_read, so there is nothing to do."""
 
     # ---- output: text -> bytes -> one send() per loop iteration
+    #
+    # asynchat's own output side (producer_fifo, initiate_send) sends at once,
+    # on every push. A push to a peer that has vanished then closes that peer
+    # in the middle of whoever pushed, say a room's broadcast; and a burst costs
+    # one send() per line. So push only queues, and the loop, finding the
+    # session writable, sends the whole queue with one send().
 
     def push(self, line):
         """Send one line of text to the client."""
@@ -129,8 +135,10 @@ class ChatSession(asynchat.async_chat):
 
     def handle_write(self):
         if self._out:
-            data = b''.join(self._out)
+            data = self._out[0] if len(self._out) == 1 else b''.join(self._out)
             sent = self.send(data)
+            if self._closed:
+                return                 # the send found the peer gone, and closed
             self._out = [data[sent:]] if sent < len(data) else []
         if self._closing and not self._out:
             self.handle_close()

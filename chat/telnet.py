@@ -108,6 +108,7 @@ class Telnet:
                     pos -= 1         # not part of the line end: read it as data
                 continue
             self._count(1, out)
+            state = self._state          # passing the limit abandons a subnegotiation
             if state is _IAC:
                 self._command(byte)
             elif state is _OPTION:
@@ -119,9 +120,10 @@ class Telnet:
                 if byte == IAC:
                     self._state = _SB_IAC
             elif state is _SB_IAC:
-                # IAC IAC is a data byte of the subnegotiation; IAC SE, or any
-                # other command, ends it.
-                self._state = _SB if byte == IAC else _DATA
+                if byte == IAC:
+                    self._state = _SB        # IAC IAC: a data byte of the subnegotiation
+                else:
+                    self._command(byte)      # IAC SE, or any other command, ends it
         return b''.join(out)
 
     def finish(self):
@@ -136,26 +138,30 @@ class Telnet:
         """Act on the byte after IAC."""
         self._state = _DATA
         if byte == IAC:
-            self._line.append(IAC)           # IAC IAC stands for the data byte 0xFF
+            self._add(b'\xff')               # IAC IAC stands for the data byte 0xFF
         elif byte in (WILL, WONT, DO, DONT):
             self._verb = byte
             self._state = _OPTION
-        elif byte == SB:
+        elif byte == SB and not self._cut:   # a line being discarded hides no line end
             self._state = _SB
         elif byte == EC:
-            self._line.append(BS)            # `clean` erases the character before it
+            self._add(b'\b')                 # `clean` erases the character before it
         elif byte == EL:
             self._line.clear()
         elif byte == AYT:
             self.answers += AYT_REPLY
-        # Every other command (NOP, DM, BRK, IP, AO, GA, a stray SE) and any
-        # byte that is no command is dropped.
+        # Every other command (NOP, DM, BRK, IP, AO, GA, SE) and any byte that
+        # is no command is dropped.
 
     def _take(self, chunk, out):
-        """Add data bytes to the unfinished line, within the limit."""
+        """Count data bytes received, and add them to the unfinished line."""
         self._count(len(chunk), out)
+        self._add(chunk)
+
+    def _add(self, data):
+        """Add data bytes to the unfinished line, unless it is being discarded."""
         if not self._cut:
-            self._line += chunk
+            self._line += data
 
     def _count(self, n, out):
         """Count n more received bytes; cut the line the moment it passes the limit."""
@@ -164,6 +170,8 @@ class Telnet:
             self._cut = True
             self._line.clear()
             out.append(TOO_LONG + b'\n')
+            if self._state in (_SB, _SB_IAC):
+                self._state = _DATA      # so the next line end ends the discarded line
 
     def _end_line(self, out):
         if not self._cut:

@@ -2,6 +2,7 @@
 
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -16,10 +17,10 @@ from conftest import TIMEOUT, Client
 class Program:
     """`python -m chat ARGS` with its standard error read line by line, each with a deadline."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, preexec_fn=None):
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'chat', *args], stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
         self.log = []
 
     def expect(self, pattern):
@@ -52,8 +53,8 @@ class Program:
 def program():
     started = []
 
-    def start(*args):
-        started.append(Program(*args))
+    def start(*args, **options):
+        started.append(Program(*args, **options))
         return started[-1]
 
     yield start
@@ -134,11 +135,12 @@ def test_port_in_use_is_one_line_naming_the_port_and_exit_1():
     assert str(port) in line and 'in use' in line and 'PORT=' in line
 
 
-def test_unknown_host_is_one_line_and_exit_1():
-    code, err = run('--host', 'no-such-host.invalid', '--port', '0')
+@pytest.mark.parametrize('host', ['no-such-host.invalid', 'a..b', 'x' * 64 + '.example'])
+def test_unknown_or_invalid_host_is_one_line_and_exit_1(host):
+    code, err = run('--host', host, '--port', '0')
     assert code == 1
     [line] = err.splitlines()
-    assert 'no-such-host.invalid' in line
+    assert host in line
 
 
 @pytest.mark.parametrize('args', [
@@ -193,3 +195,23 @@ def test_console_script_is_installed():
     script = os.path.join(os.path.dirname(sys.executable), 'chat-server')
     done = subprocess.run([script, '--help'], capture_output=True, timeout=TIMEOUT)
     assert done.returncode == 0 and b'--max-line' in done.stdout
+
+
+def test_out_of_file_descriptors_refuses_newcomers_without_spinning(program, client):
+    """With no descriptor left, a newcomer is told the server is full, and the rest go on."""
+    limit = 24
+    server = program('--port', '0', preexec_fn=lambda: resource.setrlimit(
+        resource.RLIMIT_NOFILE, (limit, limit)))
+    port = int(server.expect(r'listening on \S+:(\d+)').group(1))
+    clients = [client(port) for _ in range(limit + 10)]
+    replies = [each.line() for each in clients]
+    full = [reply for reply in replies if 'full' in reply]
+    assert full and len(full) < len(clients)
+    welcomed = clients[replies.index('Welcome to the chat server!')]
+    welcomed.expect('/login')
+    assert welcomed.ask('/login still')[0].startswith('Welcome, still')
+    server.process.send_signal(signal.SIGTERM)
+    code, log = server.finish()
+    assert code == 0
+    assert log.count('refused') == len(full)         # once each: no loop spinning on accept
+    assert 'cannot accept' not in log and 'Traceback' not in log

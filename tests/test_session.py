@@ -137,6 +137,13 @@ def test_too_long_line_is_dropped_with_one_reply_before_it_ends(login):
     assert alice.sync() == []
 
 
+def test_unfinished_subnegotiation_past_the_limit_does_not_deafen_the_session(login):
+    alice = login('alice', 'python')
+    alice.send(bytes([IAC, 250, 24]) + b'a' * 5000 + b'\r\n')  # IAC SB, never IAC SE
+    assert 'too long' in alice.line()
+    assert alice.ask('/online')[0].startswith('Online in python')
+
+
 def test_line_of_exactly_the_limit_is_accepted(login):
     alice, bob = login('alice', 'python'), login('bob', 'python')
     alice.sync()

@@ -118,6 +118,28 @@ def test_endless_subnegotiation_is_cut_and_holds_no_memory():
     assert len(reader._line) == 0
 
 
+def test_subnegotiation_past_the_limit_is_abandoned_at_the_next_line_end():
+    reader = Telnet(100)
+    out = reader.feed(bytes([IAC, SB, 24]) + b'a' * 200 + b'\r\n/help\r\n')
+    assert out == TOO_LONG + b'\n' + b'/help\n'
+
+
+def test_subnegotiation_cannot_start_inside_a_discarded_line():
+    assert feed(b'x' * 20 + bytes([IAC, SB]) + b'\r\nok\n', max_line=10)[0] == [TOO_LONG, b'ok']
+
+
+def test_discarded_line_holds_no_memory_whatever_its_commands():
+    reader = Telnet(100)
+    reader.feed(b'x' * 101)
+    reader.feed(bytes([IAC, IAC, IAC, 247]) * 10000)             # IAC IAC, IAC EC
+    assert len(reader._line) == 0
+
+
+def test_command_inside_a_subnegotiation_ends_it_and_is_read_as_a_command():
+    data = bytes([IAC, SB, 24, IAC, WILL, ord('X')]) + b'abc\r\n'
+    assert feed(data) == ([b'abc'], bytes([IAC, DONT, ord('X')]))
+
+
 def test_cut_line_ended_by_cr_lf_split_across_reads():
     assert feed(b'x' * 20 + b'\r', b'\nok\n', max_line=10)[0] == [TOO_LONG, b'ok']
 
