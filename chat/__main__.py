@@ -13,7 +13,7 @@ import socket
 import sys
 
 from .loop import Loop
-from .server import Server
+from .server import LOGIN_TIMEOUT, MAX_CLIENTS, MAX_QUEUE, Server
 from .telnet import MAX_LINE
 
 log = logging.getLogger('chat')
@@ -41,8 +41,16 @@ def _positive(text):
     return value
 
 
+def _seconds(text):
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(text)
+    return value
+
+
 _port.__name__ = 'port number'
 _positive.__name__ = 'positive integer'
+_seconds.__name__ = 'number of seconds'
 
 
 def parse_args(argv=None):
@@ -53,6 +61,15 @@ def parse_args(argv=None):
                         help='port to listen on; 0 picks a free one (default: %(default)s)')
     parser.add_argument('--max-line', type=_positive, default=MAX_LINE, metavar='BYTES',
                         help='longest line a client may send (default: %(default)s)')
+    parser.add_argument('--max-queue', type=_positive, default=MAX_QUEUE, metavar='BYTES',
+                        help='output a client may leave unread before it is cut '
+                             '(default: %(default)s)')
+    parser.add_argument('--max-clients', type=_positive, default=MAX_CLIENTS, metavar='N',
+                        help='connections at once, logged in or not (default: %(default)s)')
+    parser.add_argument('--login-timeout', type=_seconds, default=LOGIN_TIMEOUT,
+                        metavar='SECONDS',
+                        help='time a connection has to log in; 0 for no limit '
+                             '(default: %(default)s)')
     parser.add_argument('--log-level', default='INFO', type=str.upper,
                         choices=['DEBUG', 'INFO', 'WARNING', 'ERROR'],
                         help='least severe messages to log (default: %(default)s)')
@@ -74,12 +91,32 @@ def describe(error, host, port):
     return 'cannot listen on %s port %d: %s' % (host, port, error.strerror or error)
 
 
+def raise_open_file_limit():
+    """Raise the soft limit on open files to the hard limit: each client holds one."""
+    try:
+        import resource
+    except ImportError:                # not on this platform: nothing to raise
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard
+    if hard == resource.RLIM_INFINITY:
+        wanted = max(soft, 1 << 20)    # an unlimited soft limit is refused: ask for plenty
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as error:
+            log.warning('cannot raise the open-file limit from %d: %s', soft, error)
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(message)s')
+    raise_open_file_limit()
     try:
-        server = Server(args.port, args.host, max_line=args.max_line)
+        server = Server(args.port, args.host, max_line=args.max_line,
+                        max_queue=args.max_queue, max_clients=args.max_clients,
+                        login_timeout=args.login_timeout)
     except (OSError, UnicodeError) as error:      # UnicodeError: a host name IDNA rejects
         print('%s: %s' % (PROG, describe(error, args.host, args.port)), file=sys.stderr)
         return 1

@@ -54,13 +54,20 @@ class Loop:
     def run(self):
         try:
             while not self._stopping:
-                asyncore.loop(TICK, use_poll=True, map=self.map, count=1)
+                self._step(TICK)
             self.server.shutdown()
             deadline = time.monotonic() + GRACE
-            while self.server.sessions() and time.monotonic() < deadline:
-                asyncore.loop(0.05, use_poll=True, map=self.map, count=1)
+            while self.server.sessions and time.monotonic() < deadline:
+                self._step(deadline - time.monotonic())
         finally:
             asyncore.close_all(self.map)
+
+    def _step(self, longest):
+        """Let the server act on its deadlines, then wait for and handle one round of events."""
+        now = time.monotonic()
+        due = self.server.tick(now)
+        timeout = longest if due is None else min(longest, due - now)
+        asyncore.loop(max(timeout, 0), use_poll=True, map=self.map, count=1)
 
     def stop(self):
         """End run(): safe from a signal handler or another thread."""

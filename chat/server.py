@@ -4,9 +4,15 @@ The server listens, makes a ChatSession for each connection it accepts, and
 owns what sessions share: `users` (every logged-in user's session, by
 nickname), the hall and the three chat rooms. Everything lives in one socket
 map, passed explicitly, so two servers can run in one process.
+
+It also keeps the limits that protect everyone (docs/protocol.md): how many
+clients may connect, how long one may take to log in, and, through its
+sessions, how much input and output each may hold. The loop calls `tick`
+between rounds of events to act on them.
 """
 
 import asyncore
+import collections
 import errno
 import logging
 import os
@@ -21,6 +27,15 @@ log = logging.getLogger('chat')
 
 BACKLOG = socket.SOMAXCONN
 """Connections the kernel may hold for accept(); the design's 5 drops a burst."""
+
+MAX_QUEUE = 1024 * 1024
+"""Bytes of output a session may have queued before it is cut as a slow reader."""
+
+MAX_CLIENTS = 10000
+"""Connections at once, logged in or not."""
+
+LOGIN_TIMEOUT = 300
+"""Seconds a connection may take to log in; 0 for no limit."""
 
 
 def resolve(host, port):
@@ -37,11 +52,15 @@ class Server(asyncore.dispatcher):
 
     channel_class = ChatSession
 
-    def __init__(self, port, host, map=None, max_line=MAX_LINE):
+    def __init__(self, port, host, map=None, max_line=MAX_LINE, max_queue=MAX_QUEUE,
+                 max_clients=MAX_CLIENTS, login_timeout=LOGIN_TIMEOUT):
         self.map = {} if map is None else map
         self._spare = open(os.devnull, 'rb')   # a descriptor kept for refuse_without_descriptors
         asyncore.dispatcher.__init__(self, map=self.map)
         self.max_line = max_line
+        self.max_queue = max_queue
+        self.max_clients = max_clients
+        self.login_timeout = login_timeout
         family, address = resolve(host, port)
         self.create_socket(family, socket.SOCK_STREAM)
         try:
@@ -51,11 +70,14 @@ class Server(asyncore.dispatcher):
         except OSError:
             self.close()
             raise
+        self.sessions = set()          # every open session, logged in or not
         self.users = {}                # nickname.casefold() -> session
         self.hall = Hall(self, 'Hall')
         self.python = ChatRoom(self, 'python')
         self.write = ChatRoom(self, 'write')
         self.pm = ChatRoom(self, 'pm')
+        self._cut = []                 # sessions to close at the next tick
+        self._newcomers = collections.deque()   # (login deadline, session), oldest first
 
     @property
     def address(self):
@@ -73,7 +95,13 @@ class Server(asyncore.dispatcher):
         if pair is None:               # the client left before it was accepted
             return
         conn, addr = pair
-        self.channel_class(self, conn)
+        if len(self.sessions) >= self.max_clients:
+            self.refuse(conn, addr, 'server full (%d clients)' % self.max_clients)
+            return
+        session = self.channel_class(self, conn)
+        self.sessions.add(session)
+        if self.login_timeout:
+            self._newcomers.append((session.started + self.login_timeout, session))
 
     def refuse(self, conn, addr, reason):
         """Tell a newcomer the server is full, and close the connection."""
@@ -98,9 +126,26 @@ class Server(asyncore.dispatcher):
         finally:
             self._spare = open(os.devnull, 'rb')
 
-    def close(self):
-        asyncore.dispatcher.close(self)
-        self._spare.close()
+    def cut(self, session):
+        """Have the next tick close session (a session may not close itself mid-broadcast)."""
+        self._cut.append(session)
+
+    def tick(self, now):
+        """Close the sessions cut since the last tick, and time out late logins.
+
+        Returns when the next login deadline falls, or None if none is pending.
+        """
+        while self._cut:
+            self._cut.pop().handle_close()
+        newcomers = self._newcomers
+        while newcomers:
+            deadline, session = newcomers[0]
+            if not (session.closed or session.client_name) and deadline > now:
+                return deadline
+            newcomers.popleft()
+            if not (session.closed or session.client_name):
+                session.time_out(self.login_timeout)
+        return None
 
     def handle_error(self):
         """Log the error; the server goes on listening (asyncore's default would close it)."""
@@ -110,13 +155,13 @@ class Server(asyncore.dispatcher):
         else:
             log.exception('error accepting a connection')
 
-    def sessions(self):
-        """Return every open session."""
-        return [obj for obj in self.map.values() if isinstance(obj, ChatSession)]
-
     def shutdown(self):
         """Stop listening; tell every session, and close each once its output is sent."""
         self.close()
-        for session in self.sessions():
+        for session in list(self.sessions):
             session.push('The server is shutting down. Goodbye!')
-            session.close_when_done()
+            session.close_when_done('server shutting down')
+
+    def close(self):
+        asyncore.dispatcher.close(self)
+        self._spare.close()

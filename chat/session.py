@@ -13,6 +13,7 @@ import asynchat
 import logging
 import socket
 import sys
+import time
 
 from .commands import EndSession
 from .telnet import TOO_LONG, Telnet, clean
@@ -44,10 +45,13 @@ class ChatSession(asynchat.async_chat):
         self.room = None
         self.peer = format_address(self.addr) if self.addr else '(gone)'
         self.telnet = Telnet(server.max_line)
+        self.started = time.monotonic()
+        self.closed = False
+        self.reason = None        # why the session ended, for the log
         self._out = []            # bytes queued for the client, sent by handle_write
+        self._queued = 0          # their total length, held under server.max_queue
         self._eof = False         # the client has ended its sending side
         self._closing = False     # close once the queue is sent
-        self._closed = False
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -82,8 +86,8 @@ class ChatSession(asynchat.async_chat):
 
     def handle_read(self):
         asynchat.async_chat.handle_read(self)
-        if self._eof:
-            self.close_when_done()     # the replies to the last lines still go out
+        if self._eof:                  # the replies to the last lines still go out
+            self.close_when_done('the client ended its side')
 
     def collect_incoming_data(self, data):
         """Buffer a piece of the line being received."""
@@ -98,6 +102,7 @@ class ChatSession(asynchat.async_chat):
         if data == TOO_LONG:           # the telnet layer cut this line at the limit
             self.push('Line too long (over %d bytes): it was dropped.'
                       % self.server.max_line)
+            log.info('%s sent a line over %d bytes: dropped', self.peer, self.server.max_line)
             return
         line = clean(data.decode('utf-8', 'replace'))
         try:
@@ -105,7 +110,7 @@ class ChatSession(asynchat.async_chat):
         except EndSession:
             # The design called handle_close() here, which would drop the goodbye.
             self.logout()
-            self.close_when_done()
+            self.close_when_done('logout')
 
     def readable(self):
         return not (self._eof or self._closing)
@@ -127,8 +132,12 @@ class ChatSession(asynchat.async_chat):
 
     def push_data(self, data):
         """Queue bytes for the client; handle_write sends the queue with one send()."""
-        if not self._closing:          # as in asynchat, nothing is sent after close_when_done
-            self._out.append(data)
+        if self._closing:              # as in asynchat, nothing is sent after close_when_done
+            return
+        self._out.append(data)
+        self._queued += len(data)
+        if self._queued > self.server.max_queue:
+            self.cut('slow reader: over %d bytes queued' % self.server.max_queue)
 
     def writable(self):
         return bool(self._out) or self._closing
@@ -137,15 +146,31 @@ class ChatSession(asynchat.async_chat):
         if self._out:
             data = self._out[0] if len(self._out) == 1 else b''.join(self._out)
             sent = self.send(data)
-            if self._closed:
+            if self.closed:
                 return                 # the send found the peer gone, and closed
             self._out = [data[sent:]] if sent < len(data) else []
+            self._queued = len(data) - sent
         if self._closing and not self._out:
             self.handle_close()
 
-    def close_when_done(self):
+    def close_when_done(self, reason=None):
         """Close the connection once everything queued has been sent."""
         self._closing = True
+        self.reason = self.reason or reason
+
+    def cut(self, reason):
+        """Drop what is queued and close soon: at the server's next tick, not mid-broadcast."""
+        self._out = []
+        self._queued = 0
+        self.close_when_done(reason)
+        self.server.cut(self)
+
+    def time_out(self, seconds):
+        """Say the login took too long, send that if the client can take it now, and close."""
+        self.push('No login within %d seconds: timeout. Goodbye!' % seconds)
+        self.close_when_done('login timeout')
+        self.handle_write()
+        self.handle_close()
 
     # ---- the end of a session
 
@@ -160,20 +185,38 @@ class ChatSession(asynchat.async_chat):
 
     def handle_close(self):
         """The connection is over, however it ended: clean up, then close the socket."""
-        if self._closed:
+        if self.closed:
             return
-        self._closed = True
+        self.closed = True
         self._out = []
         self.logout()
+        self.server.sessions.discard(self)
+        if self._closing:
+            self._discard_input()
         self.close()
-        log.info('%s closed%s', self.peer,
-                 ' (%s)' % self.client_name if self.client_name else '')
+        log.info('%s closed%s: %s', self.peer,
+                 ' (%s)' % self.client_name if self.client_name else '',
+                 self.reason or 'closed by the client')
+
+    def _discard_input(self):
+        """Read and drop what the client has sent and no one will read.
+
+        Closing a socket with unread input sends a reset, and a reset makes
+        the client's system drop what it has not yet shown: the goodbye.
+        """
+        try:
+            for _ in range(16):
+                if not self.socket.recv(65536):
+                    break
+        except OSError:
+            pass                       # nothing more to read now, or the peer is gone
 
     def handle_error(self):
         """A socket error ends the session quietly; anything else is a bug, logged once."""
         error = sys.exc_info()[1]
         if isinstance(error, OSError):
-            log.info('%s connection error: %s', self.peer, error)
+            self.reason = 'connection error: %s' % (error.strerror or error)
         else:
+            self.reason = 'internal error'
             log.exception('%s internal error; closing the session', self.peer)
         self.handle_close()

@@ -28,7 +28,7 @@ def test_shutdown_tells_every_session_and_closes_it():
 
 
 def test_shutdown_waits_no_longer_than_its_grace_for_a_client_that_never_reads():
-    running = ServerThread()
+    running = ServerThread(max_queue=64 * 1024 * 1024)   # not cut as a slow reader
     sluggard, talker = Client(running.port), Client(running.port)
     sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     for client, name in ((sluggard, 'sluggard'), (talker, 'talker')):

@@ -47,7 +47,7 @@ def test_each_connection_gets_its_own_session_in_the_hall(chat_server, connect):
     clients = [connect() for _ in range(5)]
     for client in clients:
         client.sync()                  # every session is set up
-    sessions = chat_server.server.sessions()
+    sessions = chat_server.server.sessions
     assert len(sessions) == 5
     assert all(session.room is chat_server.server.hall for session in sessions)
 
