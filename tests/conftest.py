@@ -1,4 +1,4 @@
-"""Fixtures: a real server on a loopback port in a thread, and line clients.
+"""Fixtures: a real server on a loopback port, in a thread or a process, and line clients.
 
 The server runs in its own socket map, and its sessions re-raise any error
 that is not a socket error, so a server-side exception fails the test that
@@ -6,9 +6,12 @@ caused it instead of quietly closing a connection. Every wait has a deadline.
 """
 
 import itertools
+import re
 import socket
+import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from hypothesis import settings
@@ -179,3 +182,96 @@ def login(connect):
         return client
 
     return login
+
+
+class Program:
+    """`python -m chat ARGS` as a process, its standard error collected as it comes."""
+
+    def __init__(self, *args, preexec_fn=None):
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'chat', *args], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
+        self.log = []
+        self._changed = threading.Condition()
+        # A thread drains the log, so a busy server never blocks on a full pipe.
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+
+    def _read_log(self):
+        for data in self.process.stderr:
+            with self._changed:
+                self.log.append(data.decode('utf-8', 'replace'))
+                self._changed.notify_all()
+        with self._changed:
+            self.log.append(None)      # the end of the log
+            self._changed.notify_all()
+
+    def expect(self, pattern):
+        """Wait for a log line matching pattern; return the match."""
+        deadline = time.monotonic() + TIMEOUT
+        seen = 0
+        with self._changed:
+            while True:
+                for line in self.log[seen:]:
+                    assert line is not None, 'the program exited without logging %r: %r' % (
+                        pattern, self.log)
+                    match = re.search(pattern, line)
+                    if match:
+                        return match
+                seen = len(self.log)
+                left = deadline - time.monotonic()
+                assert left > 0, 'no log line matched %r: %r' % (pattern, self.log)
+                self._changed.wait(left)
+
+    def port(self):
+        """Wait for the listening line; return the port it names."""
+        return int(self.expect(r'listening on \S+:(\d+)').group(1))
+
+    def memory(self, field='VmRSS'):
+        """Return the process's resident memory (or its peak, with 'VmHWM') in bytes."""
+        with open('/proc/%d/status' % self.process.pid) as status:
+            for line in status:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1]) * 1024
+        raise LookupError(field)
+
+    def finish(self):
+        """Wait for the program to exit; return (exit code, everything it logged)."""
+        self.process.wait(TIMEOUT)
+        self._reader.join(TIMEOUT)
+        return self.process.returncode, ''.join(line for line in self.log if line)
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(TIMEOUT)
+        self._reader.join(TIMEOUT)
+        self.process.stderr.close()
+
+
+@pytest.fixture
+def program():
+    """Return a function that starts `python -m chat ARGS`, killed after the test."""
+    started = []
+
+    def start(*args, **options):
+        started.append(Program(*args, **options))
+        return started[-1]
+
+    yield start
+    for each in started:
+        each.kill()
+
+
+@pytest.fixture
+def client():
+    """Return a function that opens a Client to a port, closed after the test."""
+    opened = []
+
+    def open_client(port, host='127.0.0.1'):
+        opened.append(Client(port, host))
+        return opened[-1]
+
+    yield open_client
+    for each in opened:
+        each.close()

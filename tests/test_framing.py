@@ -1,0 +1,101 @@
+"""Framing is split-invariant: a byte stream gives the same lines and replies however it is cut.
+
+Each example runs a real server and two real sessions over loopback, and
+drives the loop by hand, so that each chunk sent is exactly one read.
+"""
+
+import asyncore
+import re
+import socket
+
+from conftest import StrictServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chat.telnet import AYT_REPLY
+
+TOKENS = [
+    b'\r', b'\n', b'\0', b'\r\n', b'\xff', b'\xff\xfd\x01', b'\xff\xfb\x03', b'\xff\xfa\x18',
+    b'\xff\xf0', b'\xff\xf7', b'\xff\xf8', b'\xff\xf6', b'\xff\xf4', b'\xff\xff', b'\x08',
+    b'\x7f', b'\x1b[1m', b'\t', ' é'.encode(), b'\xc3', b'\xe2\x80\xae', b'/help', b'/online',
+    b'/back', b'/python', b'/write', b'/broadcast ', b'/', b'hello', b' ', b'x' * 10]
+"""Pieces of a stream: line ends, telnet commands, editing, bad UTF-8, commands, text.
+None of them can spell /logout, which would end the session partway."""
+
+ANSWER = re.compile(re.escape(AYT_REPLY) + b'|\xff[\xfb-\xfe].', re.S)
+
+
+def step(server):
+    """Run the loop until every session has read what arrived and sent what it queued."""
+    for _ in range(1000):
+        asyncore.loop(0, use_poll=True, map=server.map, count=1)
+        if not any(session.writable() for session in server.sessions):
+            asyncore.loop(0, use_poll=True, map=server.map, count=1)   # anything read late
+            if not any(session.writable() for session in server.sessions):
+                return
+    raise AssertionError('the loop never settled')
+
+
+def receive_all(sock):
+    """Everything sock has received so far, without waiting."""
+    sock.setblocking(False)
+    data = b''
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    except BlockingIOError:
+        return data
+
+
+def replay(chunks):
+    """Send chunks from a client in the room python, one read each; return what came back.
+
+    Returns (the client's text replies, the multiset of its telnet answers,
+    and what a listener in the same room received).
+    """
+    sockets = {}
+    server = StrictServer(0, '127.0.0.1', map=sockets, max_line=32)
+    port = server.socket.getsockname()[1]
+    listener = socket.create_connection(('127.0.0.1', port))
+    fuzz = socket.create_connection(('127.0.0.1', port))
+    try:
+        step(server)
+        listener.sendall(b'/login listener\r\n/python\r\n')
+        step(server)
+        fuzz.sendall(b'/login fuzz\r\n/python\r\n')
+        step(server)
+        receive_all(listener)
+        for chunk in chunks:
+            fuzz.sendall(chunk)                        # on loopback: all of it is there now
+            step(server)
+        fuzz.shutdown(socket.SHUT_WR)
+        step(server)
+        replies = receive_all(fuzz)
+        heard = receive_all(listener)
+    finally:
+        asyncore.close_all(sockets)
+        server.close()
+        listener.close()
+        fuzz.close()
+    answers = sorted(ANSWER.findall(replies))
+    return ANSWER.sub(b'', replies), answers, heard
+
+
+@settings(max_examples=200)
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=40), st.data())
+def test_any_stream_cut_anywhere_gives_the_same_lines_and_replies(tokens, data):
+    stream = b''.join(tokens)
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(stream)), max_size=len(stream))))
+    chunks = [stream[i:j] for i, j in zip([0] + cuts, cuts + [len(stream)]) if i < j]
+    assert replay(chunks) == replay([stream])
+
+
+def test_replay_sees_what_a_stream_does():
+    """The harness itself: a known stream gives the known lines and replies."""
+    replies, answers, heard = replay([b'hel', b'lo\r', b'\n/onl', b'ine\r\n\xff\xfd\x01'])
+    assert heard == b'fuzz: hello\r\nfuzz left the room.\r\n'
+    assert b'Online in python (2): fuzz, listener\r\n' in replies
+    assert answers == [b'\xff\xfc\x01']
