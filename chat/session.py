@@ -167,7 +167,7 @@ class ChatSession(asynchat.async_chat):
 
     def time_out(self, seconds):
         """Say the login took too long, send that if the client can take it now, and close."""
-        self.push('No login within %d seconds: timeout. Goodbye!' % seconds)
+        self.push('No login within %g seconds: timeout. Goodbye!' % seconds)
         self.close_when_done('login timeout')
         self.handle_write()
         self.handle_close()

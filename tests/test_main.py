@@ -81,7 +81,8 @@ def test_unknown_or_invalid_host_is_one_line_and_exit_1(host):
 
 @pytest.mark.parametrize('args', [
     ['--port', 'many'], ['--port', '70000'], ['--max-line', '0'],
-    ['--log-level', 'LOUD'], ['--colour']])
+    ['--log-level', 'LOUD'], ['--colour'], ['--max-queue', '0'], ['--max-clients', 'x'],
+    ['--login-timeout', '-1'], ['--login-timeout', 'nan']])
 def test_bad_option_is_one_line_and_exit_2(args):
     code, err = run(*args)
     assert code == 2
@@ -151,3 +152,13 @@ def test_out_of_file_descriptors_refuses_newcomers_without_spinning(program, cli
     assert code == 0
     assert log.count('refused') == len(full)         # once each: no loop spinning on accept
     assert 'cannot accept' not in log and 'Traceback' not in log
+
+
+def test_limit_options_are_applied(program, client):
+    server = program('--port', '0', '--max-clients', '1', '--login-timeout', '0.5')
+    port = server.port()
+    first = client(port)
+    first.expect('/login')
+    assert 'full' in client(port).read_to_close()[0]
+    assert first.read_to_close()[-1] == 'No login within 0.5 seconds: timeout. Goodbye!'
+    server.expect(r'closed: login timeout')
