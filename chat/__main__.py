@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 
-from .loop import Loop
+from .loop import LOOPS, make_loop
 from .server import LOGIN_TIMEOUT, MAX_CLIENTS, MAX_QUEUE, Server
 from .telnet import MAX_LINE
 
@@ -70,6 +70,9 @@ def parse_args(argv=None):
                         metavar='SECONDS',
                         help='time a connection has to log in; 0 for no limit '
                              '(default: %(default)s)')
+    parser.add_argument('--loop', choices=LOOPS, default=LOOPS[0],
+                        help='event loop: asyncore is the design\'s, which asks every '
+                             'connection at every round (default: %(default)s)')
     parser.add_argument('--log-level', default='INFO', type=str.upper,
                         choices=['DEBUG', 'INFO', 'WARNING', 'ERROR'],
                         help='least severe messages to log (default: %(default)s)')
@@ -120,7 +123,7 @@ def main(argv=None):
     except (OSError, UnicodeError) as error:      # UnicodeError: a host name IDNA rejects
         print('%s: %s' % (PROG, describe(error, args.host, args.port)), file=sys.stderr)
         return 1
-    loop = Loop(server)
+    loop = make_loop(server, args.loop)
 
     def stop(signum, frame):
         log.info('%s: shutting down', signal.Signals(signum).name)

@@ -1,24 +1,61 @@
-"""The event loop: asyncore's, over one explicit socket map, with a clean stop.
+"""The event loops that run a server's socket map, and their clean stop.
 
-`Loop(server).run()` is the design's `asyncore.loop()`, with poll() and the
-server's own map. `stop()`, safe from a signal handler or another thread,
-ends it: the server tells every session it is shutting down, and the loop
-runs on for at most GRACE seconds to send what is queued.
+The design runs `asyncore.loop()`. At every round that loop asks every
+dispatcher `readable()` and `writable()` and builds a new poll set, so a round
+costs as much as there are connections, however few are doing anything: with
+5000 idle users, every line waits behind 5000 questions. This module offers
+that loop and a faster one over the same map and the same dispatchers:
+
+- "asyncore": `asyncore.poll2`, the design's loop with poll(), unchanged.
+- "epoll" (Linux) and "poll": each socket is registered once; a dispatcher is
+  asked readable()/writable() again only after something happened to it (an
+  event, output queued for it, being added), so a round costs as much as
+  there are active connections. Events are dispatched by asyncore's own
+  `readwrite`, so handlers see exactly what asyncore would give them.
+
+Every loop, between rounds, lets the server act on its deadlines (`tick`) and,
+at the end of each round, sends what sessions queued during it, one send()
+per session (`flush`): a burst of lines costs one system call per reader.
 """
 
 import asyncore
+import select
 import socket
 import time
 
 TICK = 30.0
-"""Longest wait in poll(); stop() wakes the loop at once whatever this is."""
+"""Longest wait for events; stop() and the server's deadlines wake the loop sooner."""
 
 GRACE = 2.0
 """Seconds allowed, at shutdown, to send what sessions have queued."""
 
+LOOPS = [name for name in ('epoll', 'poll') if hasattr(select, name)] + ['asyncore']
+"""The loops this platform has, fastest first; the first is the default."""
+
+
+class SocketMap(dict):
+    """asyncore's socket map (file descriptor -> dispatcher), telling a watcher of changes.
+
+    asyncore adds a dispatcher with `map[fd] = dispatcher` and removes it with
+    `del map[fd]`, so a loop that watches the map learns of each at once,
+    without looking at the whole map.
+    """
+
+    watcher = None
+
+    def __setitem__(self, fd, dispatcher):
+        dict.__setitem__(self, fd, dispatcher)
+        if self.watcher is not None:
+            self.watcher.added(fd, dispatcher)
+
+    def __delitem__(self, fd):
+        dict.__delitem__(self, fd)
+        if self.watcher is not None:
+            self.watcher.removed(fd)
+
 
 class Waker(asyncore.dispatcher):
-    """One end of a socket pair in the map: a byte sent to the other ends a poll() at once."""
+    """One end of a socket pair in the map: a byte sent to the other ends a wait at once."""
 
     def __init__(self, map):
         reader, self._writer = socket.socketpair()
@@ -43,7 +80,9 @@ class Waker(asyncore.dispatcher):
 
 
 class Loop:
-    """Run a server's socket map until stop() is called."""
+    """The design's asyncore loop with poll(), with deadlines, flushing and a clean stop."""
+
+    name = 'asyncore'
 
     def __init__(self, server):
         self.server = server
@@ -52,24 +91,133 @@ class Loop:
         self._waker = Waker(self.map)
 
     def run(self):
+        """Run until stop(); then shut the server down, flushing for at most GRACE seconds."""
         try:
             while not self._stopping:
-                self._step(TICK)
+                self.run_once(TICK)
             self.server.shutdown()
             deadline = time.monotonic() + GRACE
-            while self.server.sessions and time.monotonic() < deadline:
-                self._step(deadline - time.monotonic())
+            while True:
+                timeout = self._prepare(deadline - time.monotonic())
+                if not self.server.sessions or timeout <= 0:
+                    break
+                self.poll(timeout)
         finally:
             asyncore.close_all(self.map)
-
-    def _step(self, longest):
-        """Let the server act on its deadlines, then wait for and handle one round of events."""
-        now = time.monotonic()
-        due = self.server.tick(now)
-        timeout = longest if due is None else min(longest, due - now)
-        asyncore.loop(max(timeout, 0), use_poll=True, map=self.map, count=1)
 
     def stop(self):
         """End run(): safe from a signal handler or another thread."""
         self._stopping = True
         self._waker.wake()
+
+    def run_once(self, longest):
+        """One round: act on deadlines, send what is queued, wait up to longest seconds
+        for events and handle them."""
+        self.poll(self._prepare(longest))
+
+    def _prepare(self, longest):
+        """Act on the server's deadlines and send what is queued; return how long to wait."""
+        now = time.monotonic()
+        due = self.server.tick(now)
+        self.flush()
+        return max(0, longest if due is None else min(longest, due - now))
+
+    def poll(self, timeout):
+        """Wait up to timeout seconds for events, and dispatch them."""
+        asyncore.poll2(timeout, self.map)
+
+    def flush(self):
+        """Send what each session queued this round; return those sessions."""
+        flushed = set()
+        while self.server.pending:     # a session closed here may queue notices for others
+            sessions = self.server.take_pending()
+            for session in sessions:
+                if not session.closed:
+                    asyncore.readwrite(session, select.POLLOUT)
+            flushed |= sessions
+        return flushed
+
+
+class ReadyLoop(Loop):
+    """A loop over epoll or poll that asks only the dispatchers something happened to."""
+
+    def __init__(self, server, name):
+        super().__init__(server)
+        self.name = name
+        # epoll's event bits are poll's on Linux, so asyncore.readwrite reads both.
+        if name == 'epoll':
+            self._poller = select.epoll()
+            self._wait = self._poller.poll                    # seconds
+        else:
+            self._poller = select.poll()
+            self._wait = lambda timeout: self._poller.poll(timeout * 1000)
+        self._flags = {}               # fd -> the events registered for it
+        self._touched = set()          # dispatchers to ask readable()/writable() again
+        self._gone = set()             # fds removed since the last wait
+        self.map.watcher = self
+        for fd, dispatcher in self.map.items():
+            self.added(fd, dispatcher)
+
+    def added(self, fd, dispatcher):
+        # Registered for no event yet: the dispatcher may still be in its __init__.
+        self._poller.register(fd, 0)
+        self._flags[fd] = 0
+        self._touched.add(dispatcher)
+
+    def removed(self, fd):
+        self._flags.pop(fd, None)
+        self._gone.add(fd)
+        try:
+            self._poller.unregister(fd)
+        except (KeyError, OSError):
+            pass                       # already closed: the kernel has forgotten it
+
+    def poll(self, timeout):
+        self._gone.clear()
+        events = self._wait(timeout)
+        for fd, flags in events:
+            # A socket closed in this round may have left its fd to a new one:
+            # this event was not for that one.
+            if fd in self._gone:
+                continue
+            dispatcher = self.map.get(fd)
+            if dispatcher is not None:
+                asyncore.readwrite(dispatcher, flags)
+                self._touched.add(dispatcher)
+
+    def flush(self):
+        sessions = super().flush()
+        self._touched.update(sessions)
+        self._update_interest()
+        return sessions
+
+    def _update_interest(self):
+        """Ask the touched dispatchers what they wait for; tell the poller what changed."""
+        for dispatcher in self._touched:
+            fd = dispatcher._fileno
+            if fd is None or self.map.get(fd) is not dispatcher:
+                continue               # closed since
+            flags = 0
+            if dispatcher.readable():
+                flags = select.POLLIN | select.POLLPRI
+            if dispatcher.writable() and not dispatcher.accepting:
+                flags |= select.POLLOUT
+            if flags != self._flags[fd]:
+                self._poller.modify(fd, flags)
+                self._flags[fd] = flags
+        self._touched.clear()
+
+    def run(self):
+        try:
+            super().run()
+        finally:
+            self.map.watcher = None
+            if self.name == 'epoll':
+                self._poller.close()   # an epoll object holds a descriptor; poll's does not
+
+
+def make_loop(server, name=LOOPS[0]):
+    """Return the loop called name (one of LOOPS) over server's map."""
+    if name == 'asyncore':
+        return Loop(server)
+    return ReadyLoop(server, name)

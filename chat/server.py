@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 
+from .loop import SocketMap
 from .rooms import ChatRoom, Hall
 from .session import ChatSession, encode, format_address
 from .telnet import MAX_LINE
@@ -27,6 +28,9 @@ log = logging.getLogger('chat')
 
 BACKLOG = socket.SOMAXCONN
 """Connections the kernel may hold for accept(); the design's 5 drops a burst."""
+
+ACCEPTS = 64
+"""Connections accepted per readable event at most, so a storm is taken in batches."""
 
 MAX_QUEUE = 1024 * 1024
 """Bytes of output a session may have queued before it is cut as a slow reader."""
@@ -54,7 +58,7 @@ class Server(asyncore.dispatcher):
 
     def __init__(self, port, host, map=None, max_line=MAX_LINE, max_queue=MAX_QUEUE,
                  max_clients=MAX_CLIENTS, login_timeout=LOGIN_TIMEOUT):
-        self.map = {} if map is None else map
+        self.map = SocketMap() if map is None else map
         self._spare = open(os.devnull, 'rb')   # a descriptor kept for refuse_without_descriptors
         asyncore.dispatcher.__init__(self, map=self.map)
         self.max_line = max_line
@@ -76,6 +80,7 @@ class Server(asyncore.dispatcher):
         self.python = ChatRoom(self, 'python')
         self.write = ChatRoom(self, 'write')
         self.pm = ChatRoom(self, 'pm')
+        self.pending = set()           # sessions with output queued this round
         self._cut = []                 # sessions to close at the next tick
         self._newcomers = collections.deque()   # (login deadline, session), oldest first
 
@@ -85,16 +90,20 @@ class Server(asyncore.dispatcher):
         return format_address(self.socket.getsockname())
 
     def handle_accept(self):
-        try:
-            pair = self.accept()
-        except OSError as error:
-            if error.errno not in (errno.EMFILE, errno.ENFILE):
-                raise
-            self.refuse_without_descriptors()
-            return
-        if pair is None:               # the client left before it was accepted
-            return
-        conn, addr = pair
+        for _ in range(ACCEPTS):
+            try:
+                pair = self.accept()
+            except OSError as error:
+                if error.errno not in (errno.EMFILE, errno.ENFILE):
+                    raise
+                self.refuse_without_descriptors()
+                return
+            if pair is None:           # none waiting, or one that left before it was accepted
+                return
+            self.admit(*pair)
+
+    def admit(self, conn, addr):
+        """Make a session of a new connection, or refuse it if the server is full."""
         if len(self.sessions) >= self.max_clients:
             self.refuse(conn, addr, 'server full (%d clients)' % self.max_clients)
             return
@@ -125,6 +134,11 @@ class Server(asyncore.dispatcher):
                 self.refuse(*pair, 'out of file descriptors')
         finally:
             self._spare = open(os.devnull, 'rb')
+
+    def take_pending(self):
+        """Return the sessions that queued output since the last call, for the loop to send."""
+        pending, self.pending = self.pending, set()
+        return pending
 
     def cut(self, session):
         """Have the next tick close session (a session may not close itself mid-broadcast)."""

@@ -134,6 +134,8 @@ class ChatSession(asynchat.async_chat):
         """Queue bytes for the client; handle_write sends the queue with one send()."""
         if self._closing:              # as in asynchat, nothing is sent after close_when_done
             return
+        if not self._out:
+            self.server.pending.add(self)   # the loop sends it at the end of this round
         self._out.append(data)
         self._queued += len(data)
         if self._queued > self.server.max_queue:
@@ -157,6 +159,7 @@ class ChatSession(asynchat.async_chat):
         """Close the connection once everything queued has been sent."""
         self._closing = True
         self.reason = self.reason or reason
+        self.server.pending.add(self)
 
     def cut(self, reason):
         """Drop what is queued and close soon: at the server's next tick, not mid-broadcast."""

@@ -16,7 +16,7 @@ import time
 import pytest
 from hypothesis import settings
 
-from chat.loop import Loop
+from chat.loop import LOOPS, make_loop
 from chat.server import Server
 from chat.session import ChatSession
 
@@ -48,10 +48,10 @@ class StrictServer(Server):
 class ServerThread:
     """A server (a StrictServer unless told) on 127.0.0.1, port 0, its loop in a thread."""
 
-    def __init__(self, server_class=StrictServer, **options):
-        self.server = server_class(0, '127.0.0.1', map={}, **options)
+    def __init__(self, server_class=StrictServer, loop=LOOPS[0], **options):
+        self.server = server_class(0, '127.0.0.1', **options)
         self.port = self.server.socket.getsockname()[1]
-        self.loop = Loop(self.server)
+        self.loop = make_loop(self.server, loop)
         self.error = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -112,6 +112,14 @@ class Client:
             lines.append(self.line())
         return lines
 
+    def expect_all(self, *wanted):
+        """Read lines until each of the wanted lines has come; return every line read."""
+        lines, missing = [], set(wanted)
+        while missing:
+            lines.append(self.line())
+            missing.discard(lines[-1])
+        return lines
+
     def sync(self):
         """Return every line the server sent before it answered a probe sent now.
 
@@ -144,9 +152,15 @@ class Client:
         self.sock.close()
 
 
+@pytest.fixture(params=LOOPS)
+def loop_name(request):
+    """Each test that runs a server runs once with each event loop."""
+    return request.param
+
+
 @pytest.fixture
-def chat_server():
-    running = ServerThread()
+def chat_server(loop_name):
+    running = ServerThread(loop=loop_name)
     yield running
     running.stop()
 
@@ -187,9 +201,9 @@ def login(connect):
 class Program:
     """`python -m chat ARGS` as a process, its standard error collected as it comes."""
 
-    def __init__(self, *args, preexec_fn=None):
+    def __init__(self, *args, loop=LOOPS[0], preexec_fn=None):
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'chat', *args], stdin=subprocess.DEVNULL,
+            [sys.executable, '-m', 'chat', '--loop', loop, *args], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
         self.log = []
         self._changed = threading.Condition()
@@ -250,12 +264,12 @@ class Program:
 
 
 @pytest.fixture
-def program():
+def program(loop_name):
     """Return a function that starts `python -m chat ARGS`, killed after the test."""
     started = []
 
     def start(*args, **options):
-        started.append(Program(*args, **options))
+        started.append(Program(*args, loop=loop_name, **options))
         return started[-1]
 
     yield start

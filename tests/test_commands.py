@@ -39,9 +39,9 @@ class UsersTeachingServer(Server):
 
 
 @pytest.fixture
-def teaching():
+def teaching(loop_name):
     """A running TeachingServer, and a function that logs a client in to it."""
-    running = ServerThread(TeachingServer)
+    running = ServerThread(TeachingServer, loop=loop_name)
     clients = []
 
     def login(name):
@@ -76,9 +76,9 @@ def test_help_lines_all_start_with_the_command(login):
     assert all(line.startswith('/') and len(line.split()) > 1 for line in entries)
 
 
-def test_type_error_inside_a_command_is_a_bug_not_an_unknown_command():
+def test_type_error_inside_a_command_is_a_bug_not_an_unknown_command(loop_name):
     """The design's `except TypeError` turned this bug into 'Unknow command'."""
-    running = ServerThread(TeachingServer)
+    running = ServerThread(TeachingServer, loop=loop_name)
     client = Client(running.port)
     client.expect('/login')
     client.ask('/login alice')
@@ -90,9 +90,9 @@ def test_type_error_inside_a_command_is_a_bug_not_an_unknown_command():
         running.stop()
 
 
-def test_a_bug_closes_only_its_session_and_is_logged_once_with_traceback(caplog):
+def test_a_bug_closes_only_its_session_and_is_logged_once_with_traceback(caplog, loop_name):
     caplog.set_level(logging.INFO, logger='chat')
-    running = ServerThread(UsersTeachingServer)
+    running = ServerThread(UsersTeachingServer, loop=loop_name)
     clients = [Client(running.port) for _ in range(3)]
     alice, bob, again = clients
     try:

@@ -26,8 +26,8 @@ def test_users_holds_each_logged_in_session_until_it_leaves(chat_server, login):
     assert chat_server.server.users == {}
 
 
-def test_two_servers_in_one_process_keep_to_their_own_maps():
-    first, second = ServerThread(), ServerThread()
+def test_two_servers_in_one_process_keep_to_their_own_maps(loop_name):
+    first, second = ServerThread(loop=loop_name), ServerThread(loop=loop_name)
     a, b = Client(first.port), Client(second.port)
     try:
         a.expect('/login')
@@ -79,7 +79,7 @@ def test_bind_failure_leaves_no_socket_behind():
 
 
 def test_localhost_means_ipv4_loopback():
-    server = Server(0, 'localhost', map={})
+    server = Server(0, 'localhost')
     try:
         assert server.address.startswith('127.0.0.1:')
     finally:

@@ -152,8 +152,8 @@ def test_line_of_exactly_the_limit_is_accepted(login):
     assert alice.sync() == ['bob: ' + 'z' * 4096]
 
 
-def test_max_line_option_sets_the_limit():
-    running = ServerThread(max_line=100)
+def test_max_line_option_sets_the_limit(loop_name):
+    running = ServerThread(loop=loop_name, max_line=100)
     try:
         client = Client(running.port)
         client.expect('/login')
