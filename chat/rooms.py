@@ -97,6 +97,12 @@ class Hall(Room):
         session.push('Welcome, %s! You are in the hall.' % name)
         self.do_help(session, '')
 
+    def do_rooms(self, session, line):
+        """rooms: list the chat rooms, with how many people are in each."""
+        rooms = (self.server.python, self.server.write, self.server.pm)
+        session.push('Rooms: ' + ', '.join(
+            '/%s (%d)' % (room.name, len(room.sessions)) for room in rooms))
+
     def do_python(self, session, line):
         """python: enter the chat room python."""
         session.enter(self.server.python)

@@ -39,7 +39,7 @@ def test_login_replies_with_the_nickname_then_the_halls_help(connect):
     lines = client.ask('/login alice')
     assert 'alice' in lines[0]
     commands = [line.split()[0] for line in lines if line.startswith('/')]
-    assert commands == ['/help', '/login', '/logout', '/pm', '/python', '/write']
+    assert commands == ['/help', '/login', '/logout', '/pm', '/python', '/rooms', '/write']
 
 
 def test_login_without_nickname_shows_usage(connect):
@@ -101,6 +101,16 @@ def test_entering_a_room_names_it_and_tells_the_others(login, room):
     assert room in reply
     [notice] = alice.sync()
     assert 'bob' in notice and 'entered' in notice
+
+
+def test_rooms_lists_each_room_with_how_many_are_in_it(login):
+    login('alice', 'python'), login('bob', 'python'), login('carol', 'pm')
+    assert login('dave').ask('/rooms') == ['Rooms: /python (2), /write (0), /pm (1)']
+
+
+def test_rooms_is_in_the_halls_help_and_needs_a_login(login, connect):
+    assert any(line.startswith('/rooms ') for line in login('alice').ask('/help'))
+    assert connect().ask('/rooms') == ['Please log in first: /login <nickname>']
 
 
 def test_room_commands_are_unknown_in_the_hall(login):
