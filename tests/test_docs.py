@@ -1,0 +1,93 @@
+"""The docs stay true: every code excerpt is still in the file it names, and every
+example session, replayed against a live server, gets the answers it shows."""
+
+import pathlib
+import re
+
+import pytest
+from conftest import Client
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOCS = [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md'))
+
+# A code block, and the paragraph before it, which must name its file as a link
+# and end with a colon: "From [chat/rooms.py](../chat/rooms.py):".
+EXCERPT = re.compile(r'([^\n]*(?:\n[^\n]+)*)\n\n```python\n(.*?)```', re.S)
+SOURCE = re.compile(r'\[([\w./-]+\.py)\]\([^)]*\)\s*[:：]\s*$')
+TRANSCRIPT = re.compile(r'<!-- transcript -->\n```text\n(.*?)```', re.S)
+
+
+def squeeze(text):
+    return ' '.join(text.split())
+
+
+def excerpts():
+    for doc in DOCS:
+        for before, code in EXCERPT.findall(doc.read_text(encoding='utf-8')):
+            yield pytest.param(doc, before, code, id='%s:%s' % (doc.name, code.split('\n')[0]))
+
+
+def transcripts():
+    for doc in DOCS:
+        for number, text in enumerate(TRANSCRIPT.findall(doc.read_text(encoding='utf-8'))):
+            yield pytest.param(text, id='%s#%d' % (doc.name, number + 1))
+
+
+@pytest.mark.parametrize('doc, before, code', list(excerpts()))
+def test_excerpt_names_its_file_and_is_still_there(doc, before, code):
+    match = SOURCE.search(before.strip())
+    assert match, '%s: an excerpt without its file before it:\n%s' % (doc.name, code)
+    source = ROOT / match.group(1)
+    assert squeeze(code) in squeeze(source.read_text(encoding='utf-8')), (
+        '%s: this excerpt is no longer in %s:\n%s' % (doc.name, match.group(1), code))
+
+
+def test_the_docs_have_excerpts_and_transcripts():
+    assert len(list(excerpts())) >= 10
+    assert len(list(transcripts())) >= 2
+
+
+def steps(transcript):
+    """Split a transcript into (who, line typed, [lines the reader then sees]).
+
+    The first step is (None, None, the lines seen on connecting); who is None for
+    the reader, or another user's name for "[name> line]".
+    """
+    result = [(None, None, [])]
+    for line in transcript.splitlines():
+        other = re.fullmatch(r'\[(\w+)> (.*)\]', line)
+        if line.startswith('> '):
+            result.append((None, line[2:], []))
+        elif other:
+            result.append((other.group(1), other.group(2), []))
+        else:
+            result[-1][2].append(line)
+    return result
+
+
+@pytest.mark.parametrize('transcript', list(transcripts()))
+def test_transcript_replays_against_a_live_server(chat_server, transcript):
+    reader = Client(chat_server.port)
+    others = {}
+    try:
+        for who, typed, expected in steps(transcript):
+            if who is not None:
+                if who not in others:
+                    others[who] = Client(chat_server.port)
+                    others[who].expect('/login')
+                others[who].send(typed)
+                others[who].sync()              # handled before the reader looks
+                got = reader.sync()
+            elif typed is None:
+                got = reader.sync()
+            elif typed == '/logout':
+                reader.send(typed)
+                got = reader.read_to_close()
+            else:
+                reader.send(typed)
+                got = reader.sync()
+            assert got == expected, 'after %r' % typed
+    finally:
+        reader.close()
+        for client in others.values():
+            client.close()
