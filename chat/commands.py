@@ -66,10 +66,23 @@ class CommandHandler:
         """Return the names of this room's commands, in alphabetical order."""
         return sorted(name[3:] for name in dir(self) if name.startswith('do_'))
 
+    def help_lines(self):
+        """Return the lines of /help, built from the do_* docstrings once per class."""
+        lines = _HELP.get(type(self))
+        if lines is None:
+            entries = [self.help_entry(cmd) for cmd in self.commands()]
+            width = max(len(usage) for usage, _ in entries) + 1
+            lines = ['Commands here:'] + [
+                ('/%-*s %s' % (width, usage, description)).rstrip()
+                for usage, description in entries]
+            _HELP[type(self)] = lines
+        return lines
+
     def do_help(self, session, line):
         """help: list the commands of this room."""
-        entries = [self.help_entry(cmd) for cmd in self.commands()]
-        width = max(len(usage) for usage, _ in entries) + 1
-        session.push('Commands here:')
-        for usage, description in entries:
-            session.push(('/%-*s %s' % (width, usage, description)).rstrip())
+        for help_line in self.help_lines():
+            session.push(help_line)
+
+
+_HELP = {}
+"""Each room class's /help lines: every login shows them, and they never change."""

@@ -1,0 +1,304 @@
+"""Run the benchmarks: each server in turn, run after run, and one table of medians.
+
+`python bench/run.py [--runs N] [--quick] [--servers chat-epoll,chat-asyncore,asyncio]
+[--json PATH]` does, for each run, for each server in the order given:
+
+1. start the server as a subprocess on a free port of 127.0.0.1, and wait
+   until it accepts connections;
+2. run the scenarios of bench/loadgen.py against it, giving them its pid so
+   they report its memory and CPU time;
+3. stop it with SIGTERM (SIGKILL if it has not exited 10 s later).
+
+Servers alternate run by run (A B C, A B C, ...), so that whatever drifts on
+the machine during the runs (another process, the CPU's clock) hits them
+alike. The table gives each figure's median over the runs for each server,
+and the ratio of each chat server to asyncio: the median of the ratios taken
+run by run, each between two servers measured minutes apart. Lost, duplicated
+and reordered lines are totals over all runs: any one of them is a bug.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import loadgen
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+"""The project's working tree, where `python -m chat` finds the chat package."""
+
+BASELINE = 'asyncio'
+
+CHAT = ['-m', 'chat', '--log-level', 'WARNING', '--max-clients', '20000',
+        '--login-timeout', '0']
+SERVERS = {
+    'chat-epoll': CHAT + ['--loop', 'epoll'],
+    'chat-asyncore': CHAT + ['--loop', 'asyncore'],
+    'chat': CHAT,                                   # a server without --loop
+    'asyncio': [os.path.join(ROOT, 'bench', 'yardstick.py')],
+}
+"""Each server's command line after the interpreter, less `--port P`."""
+
+FULL = {
+    'pingpong': {'idle': 5000, 'rounds': 2000},
+    'storm': {'clients': 5000},
+    'fanout': {'clients': 1000, 'senders': 10, 'lines': 200},
+    'paced': {'members': 5, 'lines': 500},
+}
+QUICK = {
+    'pingpong': {'idle': 500, 'rounds': 300, 'longest': 3.0},
+    'storm': {'clients': 500},
+    'fanout': {'clients': 200, 'senders': 5, 'lines': 100},
+    'paced': {'members': 5, 'lines': 200},
+}
+
+ROWS = [
+    # scenario, figure key, label, which is better, how runs combine
+    ('fanout', 'deliveries_per_s', 'deliveries/s', 'higher', 'median'),
+    ('fanout', 'seconds', 'burst s', 'lower', 'median'),
+    ('fanout', 'server_cpu_share', 'server CPU / wall', '', 'median'),
+    ('fanout', 'loadgen_cpu_share', 'loadgen CPU / wall', '', 'median'),
+    ('fanout', 'lost', 'lost lines', 'lower', 'total'),
+    ('fanout', 'duplicated', 'duplicated lines', 'lower', 'total'),
+    ('fanout', 'reordered', 'reordered lines', 'lower', 'total'),
+    ('paced', 'p50_ms', 'latency p50 ms', 'lower', 'median'),
+    ('paced', 'p99_ms', 'latency p99 ms', 'lower', 'median'),
+    ('paced', 'lost', 'lost lines', 'lower', 'total'),
+    ('pingpong', 'p50_ms', 'round trip p50 ms', 'lower', 'median'),
+    ('pingpong', 'p99_ms', 'round trip p99 ms', 'lower', 'median'),
+    ('pingpong', 'rounds', 'rounds done', 'higher', 'median'),
+    ('pingpong', 'bytes_per_idle_session', 'RSS bytes / idle session', 'lower', 'median'),
+    ('pingpong', 'server_rss_idle_kb', 'RSS kB with the idle crowd', 'lower', 'median'),
+    ('storm', 'seconds', 'seconds', 'lower', 'median'),
+    ('storm', 'server_cpu_share', 'server CPU / wall', '', 'median'),
+    ('storm', 'loadgen_cpu_share', 'loadgen CPU / wall', '', 'median'),
+    ('server', 'peak_rss_kb', 'peak RSS kB (VmHWM)', 'lower', 'median'),
+    ('server', 'seconds', 'seconds, start to stop', '', 'median'),
+    ('server', 'stop_s', 'seconds from SIGTERM to exit', 'lower', 'median'),
+]
+
+SCENARIO_NAMES = {
+    'fanout': 'fan-out burst',
+    'paced': 'paced latency',
+    'pingpong': 'idle ping-pong',
+    'storm': 'login storm',
+    'server': 'whole run',
+}
+
+
+# ---- starting and stopping a server
+
+def free_port():
+    """A port of 127.0.0.1 that was free a moment ago: bind port 0, read it, close."""
+    with socket.socket() as probe:
+        probe.bind((loadgen.HOST, 0))
+        return probe.getsockname()[1]
+
+
+def has_loop_option(python):
+    """Whether the chat server in the working tree takes --loop."""
+    result = subprocess.run([python, '-m', 'chat', '--help'], cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    return '--loop' in result.stdout
+
+
+class Server:
+    """One server subprocess on a free port; stop() ends it, whatever state it is in."""
+
+    def __init__(self, name, python=sys.executable, timeout=15.0):
+        self.name = name
+        self.port = free_port()
+        self.log = tempfile.TemporaryFile(mode='w+')
+        self.proc = subprocess.Popen([python] + SERVERS[name] + ['--port', str(self.port)],
+                                     cwd=ROOT, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def _wait_ready(self, timeout):
+        """Wait until the server accepts a connection."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError('%s exited with %s at start:\n%s'
+                                   % (self.name, self.proc.returncode, self.output()))
+            try:
+                socket.create_connection((loadgen.HOST, self.port), timeout=1.0).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError('%s did not accept connections within %g s'
+                                       % (self.name, timeout))
+                time.sleep(0.05)
+
+    def peak_rss_kb(self):
+        """The server's peak resident memory so far (VmHWM), in kB."""
+        with open('/proc/%d/status' % self.pid) as status:
+            return next(int(line.split()[1]) for line in status if line.startswith('VmHWM:'))
+
+    def stop(self):
+        """SIGTERM, then SIGKILL if it is still running 10 s later. Returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def output(self):
+        """What the server wrote to standard output and error."""
+        self.log.seek(0)
+        return self.log.read()
+
+
+# ---- running and summing up
+
+def run_server(name, sizes, python, progress):
+    """Start a server, run every scenario against it, stop it; return the figures."""
+    figures = {}
+    started = time.monotonic()
+    server = Server(name, python)
+    start_s = time.monotonic() - started
+    try:
+        for scenario in loadgen.SCENARIOS:             # in their order: the idle crowd first
+            begin = time.monotonic()
+            try:
+                figures[scenario] = loadgen.SCENARIOS[scenario](
+                    server.port, pid=server.pid, **sizes[scenario])
+            except (OSError, TimeoutError) as error:
+                figures[scenario] = {'error': '%s: %s' % (type(error).__name__, error)}
+            progress('%s %.1fs' % (scenario, time.monotonic() - begin))
+        figures['server'] = {'peak_rss_kb': server.peak_rss_kb()}
+    finally:
+        stopping = time.monotonic()
+        code = server.stop()
+        output = server.output()
+    figures['server']['seconds'] = round(time.monotonic() - started, 1)
+    figures['server']['start_s'] = round(start_s, 2)        # until it accepted a connection
+    figures['server']['stop_s'] = round(time.monotonic() - stopping, 2)   # SIGTERM to exit
+    figures['server']['exit_code'] = code
+    figures['server']['log'] = output.splitlines()[-20:]    # with WARNING, normally nothing
+    return figures
+
+
+def summarise(runs, servers):
+    """Return the table's rows: (scenario, label, better, {column: text}) per figure."""
+    rows = []
+    chats = [name for name in servers if name != BASELINE]
+    for scenario, key, label, better, combine in ROWS:
+        cells = {}
+        for name in servers:
+            values = [run[name].get(scenario, {}).get(key) for run in runs]
+            values = [value for value in values if value is not None]
+            if not values:
+                cells[name] = 'n/a'
+            elif combine == 'total':
+                cells[name] = _number(sum(values))
+            else:
+                cells[name] = _number(statistics.median(values))
+        for name in chats:
+            ratios = []
+            if combine == 'median' and better and BASELINE in servers:
+                for run in runs:
+                    mine = run[name].get(scenario, {}).get(key)
+                    theirs = run[BASELINE].get(scenario, {}).get(key)
+                    if mine is not None and theirs:
+                        ratios.append(mine / theirs)
+            cells[name + '/' + BASELINE] = '%.2f' % statistics.median(ratios) if ratios else ''
+        rows.append((scenario, label, better, cells))
+    return rows
+
+
+def _number(value):
+    """A figure as the table shows it: integers plain, others to 3 significant digits."""
+    if isinstance(value, int) or (isinstance(value, float) and value >= 1000):
+        return '%d' % round(value)
+    return '%.3g' % value
+
+
+def table(rows, servers):
+    """The rows as one markdown table."""
+    ratio_columns = [name + '/' + BASELINE for name in servers
+                     if name != BASELINE and BASELINE in servers]
+    columns = list(servers) + ratio_columns
+    lines = ['| scenario | figure | better | ' + ' | '.join(columns) + ' |',
+             '|---|---|---|' + '---:|' * len(columns)]
+    for scenario, label, better, cells in rows:
+        values = ' | '.join(cells[column] for column in columns)
+        lines.append('| %s | %s | %s | %s |' % (SCENARIO_NAMES[scenario], label, better, values))
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Benchmark chat against the asyncio yardstick.')
+    parser.add_argument('--runs', type=int, default=3, help='runs of every server (default: 3)')
+    parser.add_argument('--quick', action='store_true',
+                        help='small scenarios, for a smoke test well under a minute')
+    parser.add_argument('--servers', default='chat-epoll,chat-asyncore,asyncio',
+                        help='comma-separated, from: %s' % ', '.join(SERVERS))
+    parser.add_argument('--python', default=sys.executable,
+                        help='interpreter for the servers (default: this one)')
+    parser.add_argument('--json', metavar='PATH', help='also write the table and every figure')
+    args = parser.parse_args(argv)
+    servers = []
+    loop_option = has_loop_option(args.python)
+    for name in args.servers.split(','):
+        if name not in SERVERS:
+            parser.error('unknown server %r: choose from %s' % (name, ', '.join(SERVERS)))
+        if name.startswith('chat-') and not loop_option:
+            print('note: python -m chat has no --loop yet: running it as "chat"', file=sys.stderr)
+            name = 'chat'
+        if name not in servers:
+            servers.append(name)
+    sizes = QUICK if args.quick else FULL
+    loadgen.raise_open_file_limit()
+
+    started = time.monotonic()
+    runs = []
+    for number in range(1, args.runs + 1):
+        run = {}
+        for name in servers:
+            def progress(text, name=name):
+                print('run %d/%d %s: %s' % (number, args.runs, name, text),
+                      file=sys.stderr, flush=True)
+            run[name] = run_server(name, sizes, args.python, progress)
+            progress('done in %.1fs' % run[name]['server']['seconds'])
+        runs.append(run)
+    seconds = time.monotonic() - started
+
+    text = table(summarise(runs, servers), servers)
+    print(text)
+    print('\n%d run(s)%s in %.0f s; ratio columns: chat / %s, the median of the per-run ratios.'
+          % (args.runs, ' (quick)' if args.quick else '', seconds, BASELINE))
+    for run_number, run in enumerate(runs, 1):
+        for name in servers:
+            for scenario, figures in run[name].items():
+                if 'error' in figures:
+                    print('run %d %s %s: %s' % (run_number, name, scenario, figures['error']))
+            if run[name]['server']['log']:
+                print('run %d %s logged:\n  %s'
+                      % (run_number, name, '\n  '.join(run[name]['server']['log'])))
+    if args.json:
+        with open(args.json, 'w') as out:
+            json.dump({'servers': servers, 'runs': runs, 'sizes': sizes, 'quick': args.quick,
+                       'seconds': round(seconds, 1), 'table': text}, out, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
