@@ -37,8 +37,8 @@ class CommandHandler:
         if meth is None:
             self.unknown(session, cmd)
             return
-        # Called outside any try: the design's `except TypeError` also hid
-        # every TypeError raised inside the command itself.
+        # Called outside any try: the design's try around this call, meant
+        # for a missing command, also caught every TypeError inside one.
         meth(session, arg)
 
     def text(self, session, line):
