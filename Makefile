@@ -39,7 +39,7 @@ bench: $(STAMP)
 
 chart: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python bench/chart.py --sweep --out docs
+	$(BIN)/python bench/chart.py --sweep --out docs/performance
 
 clean:
 	rm -rf .venv .venv-* build dist *.egg-info .pytest_cache .hypothesis

@@ -6,7 +6,9 @@ costs as much as there are connections, however few are doing anything: with
 5000 idle users, every line waits behind 5000 questions. This module offers
 that loop and a faster one over the same map and the same dispatchers:
 
-- "asyncore": `asyncore.poll2`, the design's loop with poll(), unchanged.
+- "asyncore": `asyncore.poll2`, which is `asyncore.loop(use_poll=True)`: the
+  design's loop, with poll() where the design's default uses select(), which
+  cannot watch a socket numbered 1024 or more.
 - "epoll" (Linux) and "poll": each socket is registered once; a dispatcher is
   asked readable()/writable() again only after something happened to it (an
   event, output queued for it, being added), so a round costs as much as
@@ -80,7 +82,7 @@ class Waker(asyncore.dispatcher):
 
 
 class Loop:
-    """The design's asyncore loop with poll(), with deadlines, flushing and a clean stop."""
+    """asyncore.loop(use_poll=True), with deadlines, flushing and a clean stop."""
 
     name = 'asyncore'
 

@@ -170,7 +170,8 @@ class ChatSession(asynchat.async_chat):
 
     def time_out(self, seconds):
         """Say the login took too long, send that if the client can take it now, and close."""
-        self.push('No login within %g seconds: timeout. Goodbye!' % seconds)
+        self.push('No login within %g second%s: timeout. Goodbye!'
+                  % (seconds, '' if seconds == 1 else 's'))
         self.close_when_done('login timeout')
         self.handle_write()
         self.handle_close()
