@@ -273,7 +273,7 @@ def main(argv=None):
     for number in range(1, args.runs + 1):
         run = {}
         for name in servers:
-            def progress(text, name=name):
+            def progress(text, name=name, number=number):
                 print('run %d/%d %s: %s' % (number, args.runs, name, text),
                       file=sys.stderr, flush=True)
             run[name] = run_server(name, sizes, args.python, progress)

@@ -82,7 +82,7 @@ def test_slow_reader_is_cut_memory_holds_and_the_others_get_everything(program, 
     talker.send(''.join(line + '\r\n' for line in lines))
     for reader in readers:
         reader.join(TIMEOUT)
-    for who, got in heard.items():
+    for got in heard.values():
         assert [line for line in got if line.startswith('talker: ')] == [
             'talker: ' + line for line in lines]
         assert 'slow left the room.' in got
