@@ -1,8 +1,9 @@
 """The command line: `python -m chat` or `chat-server`.
 
 Parses the options, sets up logging to standard error, starts the server
-and runs the loop until SIGINT or SIGTERM. A start-up failure is one line on
-standard error and a non-zero exit: 2 for a bad option, 1 for anything else.
+and runs the loop until SIGINT or SIGTERM (Ctrl-Break, SIGBREAK, on Windows).
+A start-up failure is one line on standard error and a non-zero exit: 2 for a
+bad option, 1 for anything else.
 """
 
 import argparse
@@ -71,8 +72,8 @@ def parse_args(argv=None):
                         help='time a connection has to log in; 0 for no limit '
                              '(default: %(default)s)')
     parser.add_argument('--loop', choices=LOOPS, default=LOOPS[0],
-                        help='event loop: asyncore is the design\'s, which asks every '
-                             'connection at every round (default: %(default)s)')
+                        help='event loop: select is the design\'s asyncore.loop(), which '
+                             'asks every connection at every round (default: %(default)s)')
     parser.add_argument('--log-level', default='INFO', type=str.upper,
                         choices=['DEBUG', 'INFO', 'WARNING', 'ERROR'],
                         help='least severe messages to log (default: %(default)s)')
@@ -95,27 +96,39 @@ def describe(error, host, port):
 
 
 def raise_open_file_limit():
-    """Raise the soft limit on open files to the hard limit: each client holds one."""
+    """Raise the soft limit on open files as far as the system allows: each client holds one.
+
+    Returns the soft limit now, or None where there is no such limit (Windows).
+    """
     try:
         import resource
-    except ImportError:                # not on this platform: nothing to raise
-        return
+    except ImportError:
+        return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
     wanted = hard
     if hard == resource.RLIM_INFINITY:
-        wanted = max(soft, 1 << 20)    # an unlimited soft limit is refused: ask for plenty
-    if soft != resource.RLIM_INFINITY and soft < wanted:
+        wanted = 1 << 20               # an unlimited soft limit is refused: ask for plenty
+    # macOS reads the hard limit as unlimited but refuses more than kern.maxfilesperproc.
+    while wanted > soft:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        except (ValueError, OSError) as error:
-            log.warning('cannot raise the open-file limit from %d: %s', soft, error)
+            return wanted
+        except (ValueError, OSError):
+            wanted //= 2
+    return soft
+
+
+STOP_SIGNALS = ('SIGINT', 'SIGTERM', 'SIGBREAK')
+"""The signals that stop the server, where the platform has them (SIGBREAK: Windows' Ctrl-Break)."""
 
 
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(message)s')
-    raise_open_file_limit()
+    open_files = raise_open_file_limit()
     try:
         server = Server(args.port, args.host, max_line=args.max_line,
                         max_queue=args.max_queue, max_clients=args.max_clients,
@@ -129,9 +142,16 @@ def main(argv=None):
         log.info('%s: shutting down', signal.Signals(signum).name)
         loop.stop()
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
     log.info('listening on %s', server.address)
+    if server.max_clients < args.max_clients:
+        log.info('the %s loop watches at most %d connections: --max-clients lowered to %d',
+                 loop.name, server.max_clients, server.max_clients)
+    if open_files is not None and open_files <= server.max_clients:
+        log.warning('the open-file limit (%d) allows fewer connections than --max-clients (%d)',
+                    open_files, server.max_clients)
     loop.run()
     log.info('stopped')
     return 0

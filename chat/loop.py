@@ -1,28 +1,36 @@
 """The event loops that run a server's socket map, and their clean stop.
 
 The design runs `asyncore.loop()`. At every round that loop asks every
-dispatcher `readable()` and `writable()` and builds a new poll set, so a round
-costs as much as there are connections, however few are doing anything: with
-5000 idle users, every line waits behind 5000 questions. This module offers
-that loop and a faster one over the same map and the same dispatchers:
+dispatcher `readable()` and `writable()` and hands select() new lists, so a
+round costs as much as there are connections, however few are doing
+anything: with 5000 idle users, every line waits behind 5000 questions. This
+module offers that loop and a faster one over the same map and dispatchers:
 
-- "asyncore": `asyncore.poll2`, which is `asyncore.loop(use_poll=True)`: the
-  design's loop, with poll() where the design's default uses select(), which
-  cannot watch a socket numbered 1024 or more.
-- "epoll" (Linux) and "poll": each socket is registered once; a dispatcher is
-  asked readable()/writable() again only after something happened to it (an
-  event, output queued for it, being added), so a round costs as much as
-  there are active connections. Events are dispatched by asyncore's own
-  `readwrite`, so handlers see exactly what asyncore would give them.
+- "select": `asyncore.poll`, the round of `asyncore.loop()`: the design's
+  loop, and the only one on Windows, which has no poll(). select() watches
+  no descriptor above 1023 (Windows: no more than 512 sockets), so this loop
+  lowers the server's `max_clients` to SELECT_LIMIT.
+- "epoll" (Linux) and "poll" (Linux, macOS): each socket is registered once;
+  a dispatcher is asked readable()/writable() again only after something
+  happened to it (an event, output queued for it, being added), so a round
+  costs as much as there are active connections. Events are dispatched by
+  asyncore's `readwrite`, so handlers see what asyncore would give them.
 
 Every loop, between rounds, lets the server act on its deadlines (`tick`) and,
 at the end of each round, sends what sessions queued during it, one send()
 per session (`flush`): a burst of lines costs one system call per reader.
+
+Where the platforms differ, in one line each:
+- Windows: no poll(), so "select" is the default; select() there is not
+  interrupted by Ctrl-C, so the select loop waits at most SIGNAL_CHECK.
+- macOS: poll() reports a client's half-close as POLLHUP with POLLIN, so
+  `readwrite` reads before it believes the hang-up.
 """
 
 import asyncore
 import select
 import socket
+import sys
 import time
 
 TICK = 30.0
@@ -31,8 +39,27 @@ TICK = 30.0
 GRACE = 2.0
 """Seconds allowed, at shutdown, to send what sessions have queued."""
 
-LOOPS = [name for name in ('epoll', 'poll') if hasattr(select, name)] + ['asyncore']
+SIGNAL_CHECK = 1.0
+"""Longest wait of the select loop: Ctrl-C does not end a select() wait on Windows."""
+
+SELECT_LIMIT = 500 if sys.platform == 'win32' else 1000
+"""Connections the select loop takes: select() watches at most 512 sockets on
+Windows, and no descriptor above 1023 elsewhere; the server keeps a few."""
+
+LOOPS = [name for name in ('epoll', 'poll') if hasattr(select, name)] + ['select']
 """The loops this platform has, fastest first; the first is the default."""
+
+
+def readwrite(dispatcher, flags):
+    """asyncore.readwrite, except that input that came with a hang-up is read first.
+
+    macOS's poll() reports a client's half-close (as `printf ... | nc` makes)
+    as POLLHUP with POLLIN; asyncore would close before the replies went out.
+    The read finds the end of input itself, and the session ends as after any EOF.
+    """
+    if flags & select.POLLIN:
+        flags &= ~select.POLLHUP
+    asyncore.readwrite(dispatcher, flags)
 
 
 class SocketMap(dict):
@@ -82,15 +109,19 @@ class Waker(asyncore.dispatcher):
 
 
 class Loop:
-    """asyncore.loop(use_poll=True), with deadlines, flushing and a clean stop."""
+    """asyncore.loop(), the design's loop over select(), with deadlines, flushing and a clean stop."""
 
-    name = 'asyncore'
+    name = 'select'
+    capacity = SELECT_LIMIT
+    """Connections this loop can watch, or None for as many as the system allows."""
 
     def __init__(self, server):
         self.server = server
         self.map = server.map
         self._stopping = False
         self._waker = Waker(self.map)
+        if self.capacity is not None and server.max_clients > self.capacity:
+            server.max_clients = self.capacity
 
     def run(self):
         """Run until stop(); then shut the server down, flushing for at most GRACE seconds."""
@@ -126,7 +157,7 @@ class Loop:
 
     def poll(self, timeout):
         """Wait up to timeout seconds for events, and dispatch them."""
-        asyncore.poll2(timeout, self.map)
+        asyncore.poll(min(timeout, SIGNAL_CHECK), self.map)
 
     def flush(self):
         """Send what each session queued this round; return those sessions."""
@@ -135,13 +166,15 @@ class Loop:
             sessions = self.server.take_pending()
             for session in sessions:
                 if not session.closed:
-                    asyncore.readwrite(session, select.POLLOUT)
+                    asyncore.write(session)   # handle_write, with asyncore's error handling
             flushed |= sessions
         return flushed
 
 
 class ReadyLoop(Loop):
     """A loop over epoll or poll that asks only the dispatchers something happened to."""
+
+    capacity = None
 
     def __init__(self, server, name):
         super().__init__(server)
@@ -184,7 +217,7 @@ class ReadyLoop(Loop):
                 continue
             dispatcher = self.map.get(fd)
             if dispatcher is not None:
-                asyncore.readwrite(dispatcher, flags)
+                readwrite(dispatcher, flags)
                 self._touched.add(dispatcher)
 
     def flush(self):
@@ -220,6 +253,6 @@ class ReadyLoop(Loop):
 
 def make_loop(server, name=LOOPS[0]):
     """Return the loop called name (one of LOOPS) over server's map."""
-    if name == 'asyncore':
+    if name == 'select':
         return Loop(server)
     return ReadyLoop(server, name)

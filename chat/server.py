@@ -41,6 +41,9 @@ MAX_CLIENTS = 10000
 LOGIN_TIMEOUT = 300
 """Seconds a connection may take to log in; 0 for no limit."""
 
+OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, getattr(errno, 'WSAEMFILE', errno.EMFILE)}
+"""accept()'s errors when no descriptor is left (Winsock's own number on Windows)."""
+
 
 def resolve(host, port):
     """Return (family, address) to listen on for host and port."""
@@ -68,7 +71,11 @@ class Server(asyncore.dispatcher):
         family, address = resolve(host, port)
         self.create_socket(family, socket.SOCK_STREAM)
         try:
-            self.set_reuse_addr()
+            if hasattr(socket, 'SO_EXCLUSIVEADDRUSE'):
+                # Windows: SO_REUSEADDR there would let a second server take a port in use.
+                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+            else:
+                self.set_reuse_addr()
             self.bind(address)
             self.listen(BACKLOG)
         except OSError:
@@ -94,7 +101,7 @@ class Server(asyncore.dispatcher):
             try:
                 pair = self.accept()
             except OSError as error:
-                if error.errno not in (errno.EMFILE, errno.ENFILE):
+                if error.errno not in OUT_OF_DESCRIPTORS:
                     raise
                 self.refuse_without_descriptors()
                 return

@@ -20,6 +20,18 @@ from .telnet import TOO_LONG, Telnet, clean
 
 log = logging.getLogger('chat')
 
+SOCKET_OPTIONS = [
+    ('IPPROTO_TCP', 'TCP_NODELAY', 1),         # a reply leaves at once, not 40 ms later
+    ('SOL_SOCKET', 'SO_KEEPALIVE', 1),         # a vanished peer is noticed in the end...
+    ('IPPROTO_TCP', 'TCP_KEEPIDLE', 60),       # ...after 60 s of silence (Linux, Windows 10)
+    ('IPPROTO_TCP', 'TCP_KEEPALIVE', 60),      # ...(macOS's name for it)
+    ('IPPROTO_TCP', 'TCP_KEEPINTVL', 10),      # ...probing every 10 s
+    ('IPPROTO_TCP', 'TCP_KEEPCNT', 6),         # ...6 times
+    ('IPPROTO_TCP', 'TCP_USER_TIMEOUT', 120000),   # Linux: or 2 min of unacknowledged output
+    ('SOL_SOCKET', 'SO_OOBINLINE', 1),         # telnet's Synch: urgent data read in line
+]
+"""The options set on each session's socket, where the platform has them."""
+
 
 def encode(line):
     """Return a line of text as the bytes a client receives: UTF-8 ending in CR LF."""
@@ -52,13 +64,12 @@ class ChatSession(asynchat.async_chat):
         self._queued = 0          # their total length, held under server.max_queue
         self._eof = False         # the client has ended its sending side
         self._closing = False     # close once the queue is sent
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            # Telnet's Synch sends urgent data: read it in line, where the telnet layer drops it.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
-        except OSError:
-            pass                       # the peer is gone already: the first read will say so
+        for level, name, value in SOCKET_OPTIONS:
+            if hasattr(socket, name):
+                try:
+                    sock.setsockopt(getattr(socket, level), getattr(socket, name), value)
+                except OSError:
+                    pass               # refused by this system, or the peer is gone already
         log.info('%s connected', self.peer)
         self.enter(server.hall)
 
@@ -116,7 +127,11 @@ class ChatSession(asynchat.async_chat):
         return not (self._eof or self._closing)
 
     def handle_expt(self):
-        """Urgent data: SO_OOBINLINE delivers it to handle_read, so there is nothing to do."""
+        """Urgent data (telnet's Synch): drop it, where SO_OOBINLINE did not put it in line."""
+        try:
+            self.socket.recv(1, socket.MSG_OOB)
+        except OSError:
+            pass                       # in line after all (EINVAL), or already read
 
     # ---- output: text -> bytes -> one send() per loop iteration
     #

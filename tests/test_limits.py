@@ -5,7 +5,7 @@ import socket
 import threading
 
 import pytest
-from conftest import TIMEOUT, Client, ServerThread
+from conftest import TIMEOUT, Client, ServerThread, reset
 
 
 @pytest.fixture
@@ -100,8 +100,7 @@ def test_every_close_is_logged_once_with_its_reason(caplog, loop_name):
         extra.close()
         leaver.send('/logout')
         leaver.read_to_close()
-        resetter.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\1\0\0\0\0\0\0\0')
-        resetter.close()
+        reset(resetter.sock)
         slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.ask('/python')
         talker.ask('/python')

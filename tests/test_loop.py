@@ -158,9 +158,9 @@ class Closer(Recorder):
         self.reused = self.newcomer._fileno == fd
 
 
-# Not the design's asyncore loop: its poll2 hands a closed dispatcher's event to
+# Not the design's select loop: asyncore.poll hands a closed dispatcher's event to
 # whichever dispatcher now has the fd. docs/performance.md tells why it is kept as it is.
-@pytest.mark.parametrize('loop_name', [name for name in LOOPS if name != 'asyncore'])
+@pytest.mark.parametrize('loop_name', [name for name in LOOPS if name != 'select'])
 def test_closing_another_dispatcher_in_a_handler_is_safe_and_its_fd_goes_to_the_right_one(
         bare_loop, loop_name):
     events = []

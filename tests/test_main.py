@@ -1,7 +1,7 @@
 """The program: `python -m chat` as a subprocess, its options, start-up failures, signals."""
 
 import os
-import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import TIMEOUT
+from conftest import TIMEOUT, WINDOWS
 
 
 def free_port():
@@ -32,14 +32,15 @@ def test_port_zero_picks_a_free_port_and_logs_it_first(program, client):
     assert '/login' in client(int(match.group(1))).expect('/login')[-1]
 
 
-def test_sigterm_tells_every_session_and_exits_0(program, client):
+def test_stop_signal_tells_every_session_and_exits_0(program, client):
+    """SIGTERM; on Windows, Ctrl-Break (SIGBREAK), the signal a test can send there."""
     server = program('--port', '0')
     port = server.port()
     alice, bob = client(port), client(port)
     alice.ask('/login alice')
     bob.ask('/login bob')
     bob.ask('/python')
-    server.process.send_signal(signal.SIGTERM)
+    server.stop()
     for client in (alice, bob):
         lines = client.read_to_close()
         assert 'shutting down' in lines[-1]
@@ -49,6 +50,7 @@ def test_sigterm_tells_every_session_and_exits_0(program, client):
     assert 'Traceback' not in log
 
 
+@pytest.mark.skipif(WINDOWS, reason='Windows sends Ctrl-C to a whole console, not one process')
 def test_sigint_stops_it_the_same_way(program, client):
     server = program('--port', '0')
     port = server.port()
@@ -123,19 +125,21 @@ def test_log_level_warning_hides_the_info_lines(program, client):
         except ConnectionRefusedError:
             assert time.monotonic() < deadline, 'the server never listened'
             time.sleep(0.05)
-    server.process.send_signal(signal.SIGTERM)
+    server.stop()
     code, log = server.finish()
     assert code == 0 and log == ''
 
 
 def test_console_script_is_installed():
-    script = os.path.join(os.path.dirname(sys.executable), 'chat-server')
+    script = shutil.which('chat-server', path=os.path.dirname(sys.executable))
+    assert script, 'no chat-server beside %s' % sys.executable
     done = subprocess.run([script, '--help'], capture_output=True, timeout=TIMEOUT)
     assert done.returncode == 0 and b'--max-line' in done.stdout
 
 
 def test_out_of_file_descriptors_refuses_newcomers_without_spinning(program, client):
     """With no descriptor left, a newcomer is told the server is full, and the rest go on."""
+    resource = pytest.importorskip('resource', reason='no open-file limit to lower here')
     limit = 24
     server = program('--port', '0', preexec_fn=lambda: resource.setrlimit(
         resource.RLIMIT_NOFILE, (limit, limit)))
@@ -147,7 +151,7 @@ def test_out_of_file_descriptors_refuses_newcomers_without_spinning(program, cli
     welcomed = clients[replies.index('Welcome to the chat server!')]
     welcomed.expect('/login')
     assert welcomed.ask('/login still')[0].startswith('Welcome, still')
-    server.process.send_signal(signal.SIGTERM)
+    server.stop()
     code, log = server.finish()
     assert code == 0
     assert log.count('refused') == len(full)         # once each: no loop spinning on accept

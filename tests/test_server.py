@@ -3,7 +3,7 @@
 import asyncore
 import socket
 
-from conftest import Client, ServerThread
+from conftest import Client, ServerThread, reset
 
 from chat.rooms import ChatRoom, Hall
 from chat.server import BACKLOG, Server
@@ -54,8 +54,7 @@ def test_each_connection_gets_its_own_session_in_the_hall(chat_server, connect):
 
 def test_client_gone_before_accept_does_not_hurt_the_server(chat_server, connect):
     doomed = socket.create_connection(('127.0.0.1', chat_server.port))
-    doomed.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\1\0\0\0\0\0\0\0')
-    doomed.close()                     # RST, perhaps before the server accepts it
+    reset(doomed)                      # perhaps before the server accepts it
     assert connect().ask('/login alice')[0].startswith('Welcome, alice')
 
 

@@ -3,7 +3,7 @@
 import socket
 
 import pytest
-from conftest import Client, ServerThread
+from conftest import Client, ServerThread, reset
 
 from chat.telnet import AYT_REPLY
 
@@ -191,8 +191,7 @@ def test_lines_after_logout_are_ignored(login):
 def test_reset_connection_is_cleaned_up(login, connect):
     alice, bob = login('alice', 'python'), login('bob', 'python')
     alice.sync()
-    bob.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\1\0\0\0\0\0\0\0')
     bob.send('half a li')
-    bob.close()                                                   # RST
+    reset(bob.sock)
     assert alice.expect('left')[-1] == 'bob left the room.'
     assert connect().ask('/login bob')[0].startswith('Welcome, bob')

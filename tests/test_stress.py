@@ -1,23 +1,18 @@
 """Clients that try to break the server: floods, slow readers, crowds and chaos.
 
 Each test runs the real program as a process on loopback, bounded in count
-and time, and checks its memory from /proc, its answers, and its log.
+and time, and checks its answers, its log and, where /proc has it, its memory.
 """
 
-import os
 import random
-import resource
 import socket
 import threading
 import time
 
 import pytest
-from conftest import TIMEOUT, Client
+from conftest import TIMEOUT, Client, reset
 
 MiB = 1024 * 1024
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists('/proc/self/status'), reason="needs /proc to read the server's memory")
 
 
 def chat_pair(port, client):
@@ -46,10 +41,15 @@ def test_flood_without_line_end_holds_memory_and_others_are_served(program, clie
         alice.send('ping %d' % exchanges)
         assert bob.line() == 'alice: ping %d' % exchanges
         exchanges += 1
-        sampled = max(sampled, server.memory())
+        if baseline is not None:
+            sampled = max(sampled, server.memory())
     flooding.join(TIMEOUT)
     flooder.send(b'\r\n')
     assert flooder.sync() == ['Line too long (over 4096 bytes): it was dropped.']
+    if baseline is None:
+        print('flood: 64 MiB sent, %d exchanges meanwhile; memory not measured: no /proc'
+              % exchanges)
+        return
     growth = server.memory('VmHWM') - baseline
     print('flood: 64 MiB sent, %d exchanges meanwhile; resident memory at most %.2f MiB '
           'over the start, peak (VmHWM) %.2f MiB over it'
@@ -87,12 +87,18 @@ def test_slow_reader_is_cut_memory_holds_and_the_others_get_everything(program, 
             'talker: ' + line for line in lines]
         assert 'slow left the room.' in got
     server.expect(r'closed \(slow\): slow reader')
+    if baseline is None:
+        print('slow reader: 12 MiB sent; memory not measured: no /proc')
+        return
     growth = server.memory('VmHWM') - baseline
     print('slow reader: 12 MiB sent, peak memory growth %.1f MiB' % (growth / MiB))
     assert growth < 16 * MiB
 
 
-def test_idle_crowd_past_1024_then_login_works_and_idlers_time_out(program, client):
+def test_idle_crowd_past_1024_then_login_works_and_idlers_time_out(program, client, loop_name):
+    if loop_name == 'select':
+        pytest.skip('the select loop cannot watch 1100 connections: select() stops at 1024')
+    resource = pytest.importorskip('resource', reason='no open-file limit to raise here')
     crowd = 1100
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < crowd + 100:
@@ -167,8 +173,7 @@ def chaos_client(port, ident, ledger, rng, lives):
                 elif way == 'mid-telnet':
                     chaos.send(b'\xff\xfa\x18 half a subnegotiation')
                 if way in ('reset', 'mid-telnet'):
-                    chaos.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                          b'\1\0\0\0\0\0\0\0')
+                    reset(chaos.sock)
         finally:
             chaos.close()
 
