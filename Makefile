@@ -1,9 +1,10 @@
-# make run     the server on localhost:5000 (make run PORT=5001 HOST=0.0.0.0 to change)
-# make test    the test suite, in a virtual environment made or refreshed as needed
-# make test-all  the test suite on every CPython 3.8-3.13 found on this machine
-# make bench   the benchmarks against an asyncio server of the same protocol (a few minutes)
-# make chart   the scaling charts of docs/performance.md (needs matplotlib, installed here)
-# make clean   remove the virtual environments and caches
+# make run         the server on localhost:5000 (make run PORT=5001 HOST=0.0.0.0 to change)
+# make test        the test suite, then again on an interpreter made to look like Windows'
+# make test-all    the test suite on every CPython 3.8-3.13 found on this machine
+# make bench       the benchmarks against an asyncio server of the same protocol (a few minutes)
+# make chart       the scaling charts of docs/performance.md (needs matplotlib, installed here)
+# make screenshot  docs/client.png, chat-client's window on a virtual display (needs xvfb-run)
+# make clean       remove the virtual environments and caches
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,33 +14,53 @@ PYTEST_ARGS ?=
 VERSIONS ?= 3.8 3.9 3.10 3.11 3.12 3.13
 
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet --quiet
+INSTALLED := $(VENV)/.installed
+TESTABLE := $(VENV)/.testable
 
-.PHONY: run test test-all bench chart clean
+.PHONY: run test test-all bench chart screenshot clean
 
-run: $(STAMP)
-	$(BIN)/chat-server --host $(HOST) --port $(PORT)
+# Where the standard library has asyncore (Python 3.8-3.11) the server runs
+# straight from the checkout, with nothing to install and no network; on
+# 3.12+ a virtual environment gets the package and its two backports, no more.
+run:
+	@if $(PYTHON) -c 'import asyncore, asynchat' 2>/dev/null; then \
+		exec $(PYTHON) -m chat --host $(HOST) --port $(PORT); \
+	else \
+		$(MAKE) --no-print-directory $(INSTALLED) && \
+		exec $(BIN)/chat-server --host $(HOST) --port $(PORT); \
+	fi
 
-test: $(STAMP)
+test: $(TESTABLE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@echo '=== the suite again, on an interpreter that looks like Windows (tests/winlike)'
+	PYTHONPATH=tests/winlike $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The environment is made again whenever the package's metadata changes.
-$(STAMP): setup.cfg setup.py pyproject.toml
+# The environments are made again whenever the package's metadata changes.
+$(INSTALLED): setup.cfg setup.py pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) install -e .
+	touch $@
+
+$(TESTABLE): $(INSTALLED)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e '.[test]'
 	touch $@
 
 test-all:
 	@./tools/test-all $(VERSIONS)
 
-bench: $(STAMP)
+bench: $(INSTALLED)
 	$(BIN)/python bench/run.py
 
-chart: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+chart: $(INSTALLED)
+	$(PIP) install -e '.[bench]'
 	$(BIN)/python bench/chart.py --sweep --out docs/performance
+
+screenshot: $(INSTALLED)
+	$(PIP) install -e '.[screenshot]'
+	xvfb-run -a -s '-screen 0 1024x768x24' $(BIN)/python tools/screenshot.py docs/client.png
 
 clean:
 	rm -rf .venv .venv-* build dist *.egg-info .pytest_cache .hypothesis

@@ -14,9 +14,11 @@ The reference implementation of a classic design. Read it in this order:
                      limit, BS/DEL, control characters.
 6. chat/loop.py      The event loop over the server's socket map.
 7. chat/__main__.py  The command line: python -m chat, chat-server.
+8. chat/client.py    chat-client: a Tk window onto the server, for machines
+                     without telnet.
 
 docs/walkthrough.md explains the design through this code; docs/protocol.md
 is the reference of what a client sees.
 """
 
-__version__ = '1.0.0'
+__version__ = '1.1.0'

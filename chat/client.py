@@ -1,0 +1,341 @@
+"""chat-client: a window onto the chat server, for machines with no telnet.
+
+    chat-client [HOST] [PORT]          (or: python -m chat.client)
+
+macOS has shipped without telnet since 10.13, and Windows ships its Telnet
+Client turned off, so this is what a learner opens instead. It needs only the
+standard library's tkinter, and is shaped like the client of the tutorial the
+design comes from (wxPython, with telnetlib inside: neither runs today): a
+form asks for the host, the port and a nickname; then the window shows the
+conversation, sends a line on Enter, has a button for each command of the
+room the user is in, and a status line that reports a lost connection and
+offers to reconnect.
+
+One thread does everything. Tk's `after` runs `poll` every POLL_MS
+milliseconds: it asks select() whether the socket has data, without waiting,
+and shows each complete line. The other usual design, a thread that reads
+the socket and hands lines to Tk through a queue, needs a thread, a queue and
+care that only one thread calls Tk; this one needs none of them, and it is
+the server's own idea at a small scale: never wait, ask what is ready. It
+costs a line up to POLL_MS of delay.
+
+The buttons come from the server. Whenever it sends the list of a room's
+commands (the block /help prints, also sent after login), the buttons are
+made again from it, so a command a teacher adds to a room appears here with
+no change to the client. On entering a room the client asks for that list.
+"""
+
+import argparse
+import re
+import select
+import socket
+import sys
+
+try:
+    import tkinter as tk
+    from tkinter import scrolledtext
+except ImportError:                    # a Python built without Tk
+    tk = None
+
+NO_TKINTER = ('chat-client needs tkinter, which this Python lacks: apt install python3-tk '
+              '(Debian, Ubuntu) or brew install python-tk (macOS); or chat with: nc HOST PORT')
+
+POLL_MS = 50
+"""Milliseconds between two looks at the socket."""
+
+READS_PER_POLL = 8
+"""recv() calls per look at most, so a flood of lines cannot freeze the window."""
+
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for the server to answer a connection, and for a send to go out."""
+
+HELP_HEADING = 'Commands here:'
+"""The line before the list of a room's commands."""
+
+ENTERED = re.compile(r'You are in the (?:room (?P<room>[^.\s]+)|hall)\b')
+"""The server's reply on entering a room or the hall."""
+
+BUTTONS_PER_ROW = 6
+
+
+class ChatClient:
+    """The connect form, then the conversation, in one Tk window."""
+
+    def __init__(self, root, host='localhost', port=5000):
+        self.root = root
+        self.sock = None
+        self.received = b''            # bytes after the last complete line
+        self.address = None            # (host, port) of the connection
+        self.nickname = ''
+        self.room = None
+        self.commands = []             # [(name, takes an argument)], one button each
+        self._listing = None           # the command list being received, or None
+        self._quiet = False            # that list was asked for by the client: not shown
+        self._asked = 0                # lists asked for by the client, still to come
+        self._after = None             # the scheduled poll
+        root.title('chat')
+        root.protocol('WM_DELETE_WINDOW', self.quit)
+        self._make_form(host, port)
+        self._make_conversation()
+        self.form.pack(padx=12, pady=12)
+
+    # ---- the window
+
+    def _make_form(self, host, port):
+        self.form = tk.Frame(self.root)
+        self.host = tk.StringVar(value=host)
+        self.port = tk.StringVar(value=str(port))
+        self.nick = tk.StringVar()
+        self.form_message = tk.StringVar()
+        for row, (label, variable) in enumerate(
+                (('Host', self.host), ('Port', self.port), ('Nickname', self.nick))):
+            tk.Label(self.form, text=label).grid(row=row, column=0, sticky='e', pady=2)
+            entry = tk.Entry(self.form, textvariable=variable, width=28)
+            entry.grid(row=row, column=1, pady=2)
+            entry.bind('<Return>', lambda event: self.connect())
+        self.nick_entry = entry
+        self.connect_button = tk.Button(self.form, text='Connect', command=self.connect)
+        self.connect_button.grid(row=3, column=1, sticky='e', pady=(8, 0))
+        tk.Label(self.form, textvariable=self.form_message, fg='firebrick',
+                 wraplength=320, justify='left').grid(row=4, column=0, columnspan=2)
+        self.nick_entry.focus_set()
+
+    def _make_conversation(self):
+        self.chat = tk.Frame(self.root)
+        self.conversation = scrolledtext.ScrolledText(
+            self.chat, width=80, height=20, wrap='word', state='disabled')
+        self.conversation.tag_configure('mine', foreground='navy')
+        self.conversation.tag_configure('note', foreground='gray40')
+        self.conversation.pack(fill='both', expand=True)
+        self.button_bar = tk.Frame(self.chat)
+        self.button_bar.pack(fill='x', pady=4)
+        self.buttons = {}              # '/name' -> its button
+        line = tk.Frame(self.chat)
+        line.pack(fill='x')
+        self.entry = tk.Entry(line)
+        self.entry.pack(side='left', fill='x', expand=True)
+        self.entry.bind('<Return>', lambda event: self.send_typed())
+        tk.Button(line, text='Send', command=self.send_typed).pack(side='left', padx=(4, 0))
+        bottom = tk.Frame(self.chat)
+        bottom.pack(fill='x', pady=(4, 0))
+        self.status = tk.StringVar()
+        tk.Label(bottom, textvariable=self.status, anchor='w').pack(
+            side='left', fill='x', expand=True)
+        self.reconnect_button = tk.Button(bottom, text='Reconnect', command=self.reconnect)
+
+    def show(self, text, tag=None):
+        """Add a line to the conversation, and scroll to it."""
+        self.conversation.configure(state='normal')
+        self.conversation.insert('end', text + '\n', tag)
+        self.conversation.configure(state='disabled')
+        self.conversation.see('end')
+
+    def _set_buttons(self, commands):
+        """Make one button per command: it sends the command, or starts typing it."""
+        if commands == self.commands:
+            return
+        self.commands = commands
+        for button in self.buttons.values():
+            button.destroy()
+        self.buttons = {}
+        for number, (name, takes_argument) in enumerate(commands):
+            command = '/' + name
+            button = tk.Button(self.button_bar, text=command,
+                               command=lambda c=command, a=takes_argument: self.click(c, a))
+            button.grid(row=number // BUTTONS_PER_ROW, column=number % BUTTONS_PER_ROW,
+                        sticky='we', padx=1, pady=1)
+            self.buttons[command] = button
+
+    def click(self, command, takes_argument):
+        """A command button: send it, or put it in the input line to be finished."""
+        if takes_argument:
+            self.entry.delete(0, 'end')
+            self.entry.insert(0, command + ' ')
+            self.entry.focus_set()
+        else:
+            self.send(command, echo=True)
+
+    def _title(self):
+        where = ' in %s' % self.room if self.room else ''
+        self.root.title('chat: %s%s' % (self.nickname, where))
+
+    # ---- the connection
+
+    def connect(self):
+        """The form's Connect: open the connection, show the conversation, log in."""
+        host = self.host.get().strip()
+        nickname = self.nick.get().strip()
+        try:
+            port = int(self.port.get())
+            if not 0 < port < 65536:
+                raise ValueError
+        except ValueError:
+            self.form_message.set('The port is a number from 1 to 65535.')
+            return
+        if not host or not nickname:
+            self.form_message.set('Please fill in the host and a nickname.')
+            return
+        self.form_message.set('Connecting to %s port %d...' % (host, port))
+        self.root.update_idletasks()
+        if not self._open(host, port):
+            self.form_message.set(self.status.get())
+            return
+        self.nickname = nickname
+        self.form.pack_forget()
+        self.chat.pack(fill='both', expand=True, padx=8, pady=8)
+        self._title()
+        self.send('/login ' + nickname)
+        self.entry.focus_set()
+
+    def reconnect(self):
+        """The status line's Reconnect: the same server, the same nickname."""
+        self.reconnect_button.pack_forget()
+        if self._open(*self.address):
+            self.show('(connected again)', 'note')
+            self.send('/login ' + self.nickname)
+        else:
+            self.reconnect_button.pack(side='right')
+
+    def _open(self, host, port):
+        """Connect to host:port; say in the status line how it went."""
+        try:
+            self.sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+        except OSError as error:
+            self.status.set('Cannot connect to %s port %d: %s'
+                            % (host, port, error.strerror or error))
+            return False
+        self.address = (host, port)
+        self.received = b''
+        self.room = None
+        self._asked = 0
+        self.status.set('Connected to %s port %d.' % (host, port))
+        self._after = self.root.after(POLL_MS, self.poll)
+        return True
+
+    def poll(self):
+        """Read what the server has sent, without waiting; show each complete line."""
+        self._after = None
+        ended = None
+        try:
+            for _ in range(READS_PER_POLL):
+                if not select.select([self.sock], [], [], 0)[0]:
+                    break
+                data = self.sock.recv(65536)
+                if not data:
+                    ended = 'the server closed the connection.'
+                    break
+                self.received += data
+        except OSError as error:
+            ended = error.strerror or str(error)
+        *lines, self.received = self.received.split(b'\r\n')
+        for data in lines:
+            self.receive(data.decode('utf-8', 'replace'))
+        if self._listing:
+            self._set_buttons(self._listing)     # the list may go on in the next read
+        if ended:
+            self.lost(ended)
+        elif self.sock is not None:
+            self._after = self.root.after(POLL_MS, self.poll)
+
+    def receive(self, line):
+        """Show a line from the server, and learn the room and its commands from it."""
+        if self._listing is not None:
+            if line.startswith('/'):
+                usage = line.split()
+                self._listing.append((usage[0][1:], len(usage) > 1 and usage[1][0] == '<'))
+                if self._quiet:
+                    return
+            else:
+                self._set_buttons(self._listing)
+                self._listing = None
+        if line == HELP_HEADING:
+            self._listing = []
+            self._quiet = self._asked > 0
+            if self._quiet:
+                self._asked -= 1
+                return
+        self.show(line)
+        entered = ENTERED.match(line)
+        if entered:
+            self.room = entered.group('room') or 'hall'
+            self._title()
+            self._asked += 1
+            self.send('/help')         # the new room's commands, for the buttons only
+
+    def send(self, line, echo=False):
+        """Send a line to the server; show it in the conversation if echo."""
+        if self.sock is None:
+            self.status.set('Not connected: press Reconnect first.')
+            return
+        if echo:
+            self.show('> ' + line, 'mine')
+        try:
+            self.sock.sendall((line + '\r\n').encode('utf-8'))
+        except OSError as error:
+            self.lost(error.strerror or str(error))
+
+    def send_typed(self):
+        """Enter or Send: send what was typed, a line at a time."""
+        for line in self.entry.get().splitlines():
+            if line.strip():
+                self.send(line, echo=True)
+        self.entry.delete(0, 'end')
+
+    def lost(self, reason):
+        """The connection is over: say why, and offer to reconnect."""
+        if self.sock is None:
+            return                     # said already
+        self._close()
+        self._listing = None
+        self.status.set('Connection lost: %s' % reason)
+        self.show('(connection lost: %s)' % reason, 'note')
+        self.reconnect_button.pack(side='right')
+
+    def _close(self):
+        if self._after is not None:
+            self.root.after_cancel(self._after)
+            self._after = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def quit(self):
+        """The window is closed: close the connection too."""
+        self._close()
+        self.root.destroy()
+
+
+def _port(text):
+    port = int(text)
+    if not 0 < port < 65536:
+        raise ValueError(text)
+    return port
+
+
+_port.__name__ = 'port number'
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='chat-client', description='A window onto the chat server, for machines '
+                                        'without telnet.')
+    parser.add_argument('host', nargs='?', default='localhost',
+                        help='the server (default: %(default)s)')
+    parser.add_argument('port', nargs='?', type=_port, default=5000,
+                        help='its port (default: %(default)s)')
+    args = parser.parse_args(argv)
+    if tk is None:
+        print(NO_TKINTER, file=sys.stderr)
+        return 1
+    try:
+        root = tk.Tk()
+    except tk.TclError as error:       # no display to open a window on
+        print('chat-client: cannot open a window: %s' % error, file=sys.stderr)
+        return 1
+    ChatClient(root, args.host, args.port)
+    root.mainloop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

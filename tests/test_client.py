@@ -1,0 +1,181 @@
+"""chat-client: its real Tk window, driven against a real server and a socket client.
+
+On Linux the window opens on a virtual display: Xvfb, started here (or the
+DISPLAY already set). .ci/run installs Xvfb and sets CHAT_REQUIRE_DISPLAY=1,
+which makes a missing display a failure instead of a skip. On macOS and
+Windows the window opens on the desktop, as a user's would.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import TIMEOUT, WINDOWS
+
+from chat import client as chat_client
+
+REQUIRED = os.environ.get('CHAT_REQUIRE_DISPLAY') == '1'
+NATIVE = WINDOWS or sys.platform == 'darwin'     # a desktop of their own, no X server
+
+if chat_client.tk is None:
+    if REQUIRED:
+        raise RuntimeError('CHAT_REQUIRE_DISPLAY=1 but this Python has no tkinter')
+    pytestmark = pytest.mark.skip(reason='this Python has no tkinter: install python3-tk')
+elif not (NATIVE or os.environ.get('DISPLAY') or shutil.which('Xvfb')):
+    if REQUIRED:
+        raise RuntimeError('CHAT_REQUIRE_DISPLAY=1 but there is no DISPLAY and no Xvfb')
+    pytestmark = pytest.mark.skip(reason='no display: apt-get install xvfb')
+
+
+def start_xvfb():
+    """Start Xvfb on a free display number; return (process, ':N')."""
+    read, write = os.pipe()
+    process = subprocess.Popen(
+        ['Xvfb', '-displayfd', str(write), '-screen', '0', '1024x768x24', '-nolisten', 'tcp'],
+        pass_fds=[write], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()       # Xvfb writes it once it is ready
+    assert number, 'Xvfb did not start'
+    return process, ':' + number
+
+
+@pytest.fixture(scope='module')
+def display():
+    """The X display the window opens on, or None for the platform's own desktop."""
+    if NATIVE or os.environ.get('DISPLAY'):
+        yield None
+        return
+    process, name = start_xvfb()
+    yield name
+    process.terminate()
+    process.wait(TIMEOUT)
+
+
+@pytest.fixture
+def window(display, chat_server):
+    """A chat-client window, its form filled in for the test server."""
+    root = chat_client.tk.Tk(screenName=display)
+    app = chat_client.ChatClient(root, '127.0.0.1', chat_server.port)
+    root.update()
+    yield app
+    app.quit()
+
+
+def until(app, condition, what):
+    """Run the window's event loop until condition() holds; fail after TIMEOUT."""
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, 'the window never showed %s; it shows:\n%s' % (
+            what, text_of(app))
+        app.root.update()
+        time.sleep(0.01)
+
+
+def text_of(app):
+    return app.conversation.get('1.0', 'end')
+
+
+def shows(app, text):
+    until(app, lambda: text in text_of(app), repr(text))
+
+
+def log_in(app, nickname):
+    app.nick.set(nickname)
+    app.connect_button.invoke()
+    shows(app, 'Welcome, %s!' % nickname)
+    until(app, lambda: '/python' in app.buttons, 'the hall\'s buttons')
+
+
+def type_line(app, text):
+    """Type text into the input line, then press Enter, as a user does."""
+    app.entry.focus_force()
+    app.entry.insert('end', text)
+    app.entry.event_generate('<Return>')
+    app.root.update()
+
+
+def test_logs_in_enters_a_room_and_chats_both_ways_in_chinese_too(window, login):
+    log_in(window, 'tom')
+    assert window.chat.winfo_ismapped() and not window.form.winfo_ismapped()
+    window.buttons['/python'].invoke()
+    shows(window, 'You are in the room python')
+    until(window, lambda: '/online' in window.buttons and '/python' not in window.buttons,
+          "the room's buttons")
+    assert window.root.title() == 'chat: tom in python'
+    ann = login('ann', 'python')
+    shows(window, 'ann entered the room.')
+    ann.send('你好，tom！')
+    shows(window, 'ann: 你好，tom！')
+    type_line(window, 'hello ann ☺ 小明在吗')
+    assert ann.expect('tom:')[-1] == 'tom: hello ann ☺ 小明在吗'
+    assert window.entry.get() == ''
+    window.buttons['/online'].invoke()
+    shows(window, 'Online in python (2): ann, tom')
+
+
+def test_a_command_that_takes_an_argument_is_put_in_the_input_line(window):
+    log_in(window, 'tom')
+    window.buttons['/python'].invoke()
+    until(window, lambda: '/broadcast' in window.buttons, 'the /broadcast button')
+    window.buttons['/broadcast'].invoke()
+    assert window.entry.get() == '/broadcast '
+
+
+def test_a_lost_connection_shows_in_the_status_line_and_reconnect_logs_in_again(window):
+    log_in(window, 'tom')
+    window.buttons['/logout'].invoke()
+    until(window, lambda: window.status.get().startswith('Connection lost'), 'the loss')
+    assert 'Goodbye!' in text_of(window)
+    assert window.reconnect_button.winfo_ismapped()
+    window.reconnect_button.invoke()
+    until(window, lambda: text_of(window).count('Welcome, tom!') == 2, 'a second login')
+    assert not window.reconnect_button.winfo_ismapped()
+    assert window.status.get().startswith('Connected to 127.0.0.1')
+
+
+def test_the_server_going_away_shows_in_the_status_line(window, chat_server):
+    log_in(window, 'tom')
+    chat_server.stop()
+    until(window, lambda: window.status.get().startswith('Connection lost'), 'the loss')
+    assert 'shutting down' in text_of(window)
+
+
+def test_a_refused_connection_is_told_on_the_form(window):
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        free = probe.getsockname()[1]            # nothing listens there once closed
+    window.port.set(str(free))
+    window.nick.set('tom')
+    window.connect_button.invoke()
+    assert window.form_message.get().startswith('Cannot connect to 127.0.0.1 port %d' % free)
+    assert window.form.winfo_ismapped()
+
+
+def test_a_bad_port_is_told_on_the_form(window):
+    window.port.set('many')
+    window.nick.set('tom')
+    window.connect_button.invoke()
+    assert 'port' in window.form_message.get()
+
+
+def test_without_tkinter_it_says_how_to_get_it_in_one_line():
+    """Simulated: this Python has tkinter, so the child is made to lose it."""
+    done = subprocess.run(
+        [sys.executable, '-c', 'import sys; sys.modules["tkinter"] = None; '
+         'from chat.client import main; sys.exit(main([]))'],
+        capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert 'tkinter' in line and 'python3-tk' in line and 'nc ' in line
+
+
+def test_console_script_is_installed():
+    script = shutil.which('chat-client', path=os.path.dirname(sys.executable))
+    assert script, 'no chat-client beside %s' % sys.executable
+    done = subprocess.run([script, '--help'], capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0 and 'HOST' in done.stdout.upper()
