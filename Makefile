@@ -38,10 +38,11 @@ test: $(TESTABLE)
 
 # The environments are made again whenever the package's metadata changes.
 $(INSTALLED): setup.cfg setup.py pyproject.toml
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -e .
-	touch $@
+	@echo 'making $(VENV): a virtual environment with the package in it'
+	@rm -rf $(VENV)
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install -e .
+	@touch $@
 
 $(TESTABLE): $(INSTALLED)
 	$(PIP) install --upgrade pip

@@ -109,7 +109,7 @@ class Waker(asyncore.dispatcher):
 
 
 class Loop:
-    """asyncore.loop(), the design's loop over select(), with deadlines, flushing and a clean stop."""
+    """asyncore.loop(), the design's loop over select(), with deadlines, flushing, a clean stop."""
 
     name = 'select'
     capacity = SELECT_LIMIT

@@ -172,6 +172,11 @@ class Client:
         self.sock.close()
 
 
+READY_LOOPS = [name for name in LOOPS if name != 'select'] or [pytest.param(
+    'poll', marks=pytest.mark.skip(reason='no poll() or epoll() here: only the select loop'))]
+"""The loops that register each socket once, for the tests of what only they do."""
+
+
 @pytest.fixture(params=LOOPS)
 def loop_name(request):
     """Each test that runs a server runs once with each event loop."""

@@ -5,9 +5,9 @@ import socket
 import time
 
 import pytest
-from conftest import GRACE_MARGIN, TIMEOUT, Client, ServerThread
+from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, Client, ServerThread
 
-from chat.loop import GRACE, LOOPS, make_loop
+from chat.loop import GRACE, make_loop
 from chat.server import Server
 
 
@@ -160,7 +160,7 @@ class Closer(Recorder):
 
 # Not the design's select loop: asyncore.poll hands a closed dispatcher's event to
 # whichever dispatcher now has the fd. docs/performance.md tells why it is kept as it is.
-@pytest.mark.parametrize('loop_name', [name for name in LOOPS if name != 'select'])
+@pytest.mark.parametrize('loop_name', READY_LOOPS)
 def test_closing_another_dispatcher_in_a_handler_is_safe_and_its_fd_goes_to_the_right_one(
         bare_loop, loop_name):
     events = []

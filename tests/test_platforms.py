@@ -17,7 +17,7 @@ import sys
 import time
 
 import pytest
-from conftest import GRACE_MARGIN, TIMEOUT, WINDOWS, Client, Program, ServerThread
+from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, WINDOWS, Client, Program, ServerThread
 
 from chat import __main__ as program_main
 from chat.loop import LOOPS, SELECT_LIMIT, SIGNAL_CHECK
@@ -188,7 +188,7 @@ def test_a_low_open_file_limit_is_logged_after_listening(monkeypatch, caplog):
 
 # ---- macOS: a hang-up that comes with input
 
-@pytest.mark.parametrize('loop_name', [name for name in LOOPS if name != 'select'])
+@pytest.mark.parametrize('loop_name', READY_LOOPS)
 def test_input_that_comes_with_a_hang_up_is_read_and_answered(loop_name):
     """Simulated: macOS's poll() reports a half-close as POLLHUP with POLLIN, where Linux
     reports POLLIN alone; here every POLLIN the poller reports carries POLLHUP too."""

@@ -5,7 +5,6 @@ the test is skipped, unless CHAT_REQUIRE_TELNET=1 (as CI sets) makes that a fail
 """
 
 import os
-import pty
 import select
 import shutil
 import signal
@@ -27,6 +26,7 @@ class Terminal:
     """telnet on a pseudo-terminal: type into it, read its screen output."""
 
     def __init__(self, port):
+        import pty                     # POSIX only, as telnet is here
         self.master, slave = pty.openpty()
         self.process = subprocess.Popen(
             [TELNET, '127.0.0.1', str(port)], stdin=slave, stdout=slave, stderr=slave,
