@@ -14,7 +14,8 @@ import socket
 import sys
 
 from .loop import LOOPS, make_loop
-from .server import LOGIN_TIMEOUT, MAX_CLIENTS, MAX_QUEUE, Server
+from .server import (LINE_BURST, LINE_RATE, LOGIN_TIMEOUT, MAX_CLIENTS, MAX_PER_ADDRESS,
+                     MAX_QUEUE, Server)
 from .telnet import MAX_LINE
 
 log = logging.getLogger('chat')
@@ -42,6 +43,13 @@ def _positive(text):
     return value
 
 
+def _count(text):
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
 def _seconds(text):
     value = float(text)
     if not value >= 0:
@@ -49,9 +57,18 @@ def _seconds(text):
     return value
 
 
+def _rate(text):
+    value = float(text)
+    if not 0 <= value < float('inf'):
+        raise ValueError(text)
+    return value
+
+
 _port.__name__ = 'port number'
 _positive.__name__ = 'positive integer'
+_count.__name__ = 'whole number'
 _seconds.__name__ = 'number of seconds'
+_rate.__name__ = 'number of lines a second'
 
 
 def parse_args(argv=None):
@@ -67,10 +84,20 @@ def parse_args(argv=None):
                              '(default: %(default)s)')
     parser.add_argument('--max-clients', type=_positive, default=MAX_CLIENTS, metavar='N',
                         help='connections at once, logged in or not (default: %(default)s)')
+    parser.add_argument('--max-per-address', type=_count, default=MAX_PER_ADDRESS,
+                        metavar='N',
+                        help='connections at once from one IPv4 address or IPv6 /64; '
+                             '0 for no limit (default: %(default)s)')
     parser.add_argument('--login-timeout', type=_seconds, default=LOGIN_TIMEOUT,
                         metavar='SECONDS',
                         help='time a connection has to log in; 0 for no limit '
                              '(default: %(default)s)')
+    parser.add_argument('--line-rate', type=_rate, default=LINE_RATE, metavar='LINES',
+                        help='lines a second a client may send after its burst; slower '
+                             'clients wait, nothing is dropped; 0 for no limit '
+                             '(default: %(default)g)')
+    parser.add_argument('--line-burst', type=_positive, default=LINE_BURST, metavar='LINES',
+                        help='lines a client may send at once (default: %(default)s)')
     parser.add_argument('--loop', choices=LOOPS, default=LOOPS[0],
                         help='event loop: select is the design\'s asyncore.loop(), which '
                              'asks every connection at every round (default: %(default)s)')
@@ -132,7 +159,8 @@ def main(argv=None):
     try:
         server = Server(args.port, args.host, max_line=args.max_line,
                         max_queue=args.max_queue, max_clients=args.max_clients,
-                        login_timeout=args.login_timeout)
+                        login_timeout=args.login_timeout, line_rate=args.line_rate,
+                        line_burst=args.line_burst, max_per_address=args.max_per_address)
     except (OSError, UnicodeError) as error:      # UnicodeError: a host name IDNA rejects
         print('%s: %s' % (PROG, describe(error, args.host, args.port)), file=sys.stderr)
         return 1

@@ -135,6 +135,9 @@ class Loop:
                 if not self.server.sessions or timeout <= 0:
                     break
                 self.poll(timeout)
+            for session in list(self.server.sessions):
+                session.give_up(GRACE)
+            self.server.tick(time.monotonic())
         finally:
             asyncore.close_all(self.map)
 

@@ -6,22 +6,25 @@ nickname), the hall and the three chat rooms. Everything lives in one socket
 map, passed explicitly, so two servers can run in one process.
 
 It also keeps the limits that protect everyone (docs/protocol.md): how many
-clients may connect, how long one may take to log in, and, through its
-sessions, how much input and output each may hold. The loop calls `tick`
-between rounds of events to act on them.
+clients may connect, and from one address; how long one may take to log in;
+how fast one may send lines; how long a closing one may take to drain; and,
+through its sessions, how much input and output each may hold. The loop calls
+`tick` between rounds of events to act on their deadlines. Whatever the server
+holds for a session it lets go of in `forget`, which every close goes through.
 """
 
 import asyncore
-import collections
 import errno
+import ipaddress
 import logging
 import os
 import socket
 import sys
+import time
 
 from .loop import SocketMap
 from .rooms import ChatRoom, Hall
-from .session import ChatSession, encode, format_address
+from .session import LINGER, ChatSession, discard_input, encode, format_address
 from .telnet import MAX_LINE
 
 log = logging.getLogger('chat')
@@ -32,17 +35,29 @@ BACKLOG = socket.SOMAXCONN
 ACCEPTS = 64
 """Connections accepted per readable event at most, so a storm is taken in batches."""
 
-MAX_QUEUE = 1024 * 1024
-"""Bytes of output a session may have queued before it is cut as a slow reader."""
+MAX_QUEUE = 64 * 1024
+"""Bytes of output the kernel has not taken that a session may hold before it is cut."""
 
 MAX_CLIENTS = 10000
 """Connections at once, logged in or not."""
 
+MAX_PER_ADDRESS = 64
+"""Connections at once from one IPv4 address or IPv6 /64; 0 for no limit."""
+
 LOGIN_TIMEOUT = 300
 """Seconds a connection may take to log in; 0 for no limit."""
 
+LINE_RATE = 5.0
+"""Lines a second a client may send once its burst is spent; 0 for no limit."""
+
+LINE_BURST = 20
+"""Lines a client may send at once."""
+
 OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, getattr(errno, 'WSAEMFILE', errno.EMFILE)}
 """accept()'s errors when no descriptor is left (Winsock's own number on Windows)."""
+
+FULL = 'Sorry, the server is full; please try again later.'
+TOO_MANY = 'Sorry, too many connections from your address; please close one first.'
 
 
 def resolve(host, port):
@@ -54,13 +69,24 @@ def resolve(host, port):
     return family, address
 
 
+def address_key(host):
+    """What the per-address limit counts by: an IPv4 address, or an IPv6 /64."""
+    ip = ipaddress.ip_address(host.split('%')[0])      # '%': an IPv6 scope, as in fe80::1%eth0
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)                 # IPv4 through a dual-stack socket
+        return str(ipaddress.ip_network((ip, 64), strict=False))
+    return str(ip)
+
+
 class Server(asyncore.dispatcher):
     """Accept connections; own the users, the hall and the chat rooms."""
 
     channel_class = ChatSession
 
     def __init__(self, port, host, map=None, max_line=MAX_LINE, max_queue=MAX_QUEUE,
-                 max_clients=MAX_CLIENTS, login_timeout=LOGIN_TIMEOUT):
+                 max_clients=MAX_CLIENTS, login_timeout=LOGIN_TIMEOUT, line_rate=LINE_RATE,
+                 line_burst=LINE_BURST, max_per_address=MAX_PER_ADDRESS):
         self.map = SocketMap() if map is None else map
         self._spare = open(os.devnull, 'rb')   # a descriptor kept for refuse_without_descriptors
         asyncore.dispatcher.__init__(self, map=self.map)
@@ -68,6 +94,9 @@ class Server(asyncore.dispatcher):
         self.max_queue = max_queue
         self.max_clients = max_clients
         self.login_timeout = login_timeout
+        self.line_rate = line_rate
+        self.line_burst = line_burst
+        self.max_per_address = max_per_address
         family, address = resolve(host, port)
         self.create_socket(family, socket.SOCK_STREAM)
         try:
@@ -87,9 +116,14 @@ class Server(asyncore.dispatcher):
         self.python = ChatRoom(self, 'python')
         self.write = ChatRoom(self, 'write')
         self.pm = ChatRoom(self, 'pm')
-        self.pending = set()           # sessions with output queued this round
-        self._cut = []                 # sessions to close at the next tick
-        self._newcomers = collections.deque()   # (login deadline, session), oldest first
+        self.pending = set()           # sessions for the loop to send to, or ask again
+        self._addresses = {}           # address_key -> its open sessions
+        self._aborted = []             # sessions to close at the next tick
+        # Deadlines, session -> when. Each kind is always the same delay after now,
+        # so insertion order is deadline order, and the first is the next due.
+        self._newcomers = {}           # login deadline
+        self._paced = {}               # when the line rate allows the held lines again
+        self._lingering = {}           # when a close still sending gives up
 
     @property
     def address(self):
@@ -110,21 +144,29 @@ class Server(asyncore.dispatcher):
             self.admit(*pair)
 
     def admit(self, conn, addr):
-        """Make a session of a new connection, or refuse it if the server is full."""
+        """Make a session of a new connection, or refuse it if the limits say so."""
         if len(self.sessions) >= self.max_clients:
-            self.refuse(conn, addr, 'server full (%d clients)' % self.max_clients)
+            self.refuse(conn, addr, FULL, 'server full (%d clients)' % self.max_clients)
+            return
+        key = address_key(addr[0])
+        same = self._addresses.get(key, 0)
+        if self.max_per_address and same >= self.max_per_address:
+            self.refuse(conn, addr, TOO_MANY, 'too many connections from %s (%d)' % (key, same))
             return
         session = self.channel_class(self, conn)
+        session.address_key = key
+        self._addresses[key] = same + 1
         self.sessions.add(session)
         if self.login_timeout:
-            self._newcomers.append((session.started + self.login_timeout, session))
+            self._newcomers[session] = session.started + self.login_timeout
 
-    def refuse(self, conn, addr, reason):
-        """Tell a newcomer the server is full, and close the connection."""
+    def refuse(self, conn, addr, reply, reason):
+        """Tell a newcomer why it cannot stay, and close the connection."""
         try:
-            conn.send(encode('Sorry, the server is full; please try again later.'))
+            conn.send(encode(reply))
         except OSError:
             pass                       # gone already: nothing to tell
+        discard_input(conn)
         conn.close()
         log.info('%s refused: %s', format_address(addr), reason)
 
@@ -138,7 +180,7 @@ class Server(asyncore.dispatcher):
         try:
             pair = self.accept()
             if pair is not None:
-                self.refuse(*pair, 'out of file descriptors')
+                self.refuse(*pair, FULL, 'out of file descriptors')
         finally:
             self._spare = open(os.devnull, 'rb')
 
@@ -147,26 +189,49 @@ class Server(asyncore.dispatcher):
         pending, self.pending = self.pending, set()
         return pending
 
-    def cut(self, session):
+    def abort(self, session):
         """Have the next tick close session (a session may not close itself mid-broadcast)."""
-        self._cut.append(session)
+        self._aborted.append(session)
+
+    def pace(self, session, seconds):
+        """Have session handle its held lines in seconds, when the line rate allows them."""
+        self._paced[session] = time.monotonic() + seconds
+
+    def linger(self, session, seconds):
+        """Give a closing session seconds to send what it owes; then it is cut."""
+        self._lingering[session] = time.monotonic() + seconds
+
+    def forget(self, session):
+        """Let go of everything held for a session that has closed, however it closed."""
+        self.sessions.discard(session)
+        self._newcomers.pop(session, None)
+        self._paced.pop(session, None)
+        self._lingering.pop(session, None)
+        key = getattr(session, 'address_key', None)
+        if key is not None:
+            self._addresses[key] -= 1
+            if not self._addresses[key]:
+                del self._addresses[key]
 
     def tick(self, now):
-        """Close the sessions cut since the last tick, and time out late logins.
+        """Act on what is due: aborted sessions, held lines, late logins, slow closes.
 
-        Returns when the next login deadline falls, or None if none is pending.
+        Returns when the next deadline falls, or None if there is none.
         """
-        while self._cut:
-            self._cut.pop().handle_close()
-        newcomers = self._newcomers
-        while newcomers:
-            deadline, session = newcomers[0]
-            if not (session.closed or session.client_name) and deadline > now:
-                return deadline
-            newcomers.popleft()
-            if not (session.closed or session.client_name):
+        while self._aborted:
+            self._aborted.pop().handle_close()
+        for session in _due(self._paced, now):
+            session.resume()
+        for session in _due(self._newcomers, now):
+            if not session.client_name:
                 session.time_out(self.login_timeout)
-        return None
+        for session in _due(self._lingering, now):
+            session.give_up(LINGER)
+        if self._aborted:
+            return now
+        return min((next(iter(deadlines.values()))
+                    for deadlines in (self._paced, self._newcomers, self._lingering)
+                    if deadlines), default=None)
 
     def handle_error(self):
         """Log the error; the server goes on listening (asyncore's default would close it)."""
@@ -186,3 +251,13 @@ class Server(asyncore.dispatcher):
     def close(self):
         asyncore.dispatcher.close(self)
         self._spare.close()
+
+
+def _due(deadlines, now):
+    """Take the sessions whose deadline has come out of deadlines (oldest first); yield each."""
+    while deadlines:
+        session, deadline = next(iter(deadlines.items()))
+        if deadline > now:
+            return
+        del deadlines[session]
+        yield session

@@ -7,9 +7,20 @@ into text and hands it to the session's room: `self.room.handle(self, line)`.
 
 Output goes the other way through `push(line)`. Bytes become text only in
 `found_terminator` and text becomes bytes only in `encode`.
+
+A session ends in one of two ways, and both end in `handle_close`, which
+frees everything the session holds, closes the socket and logs why, once:
+- `close_when_done(reason)`: orderly. Stop reading, send what is queued (for
+  at most LINGER seconds), then close. Logout, end of input, a late login and
+  the server's shutdown end a session this way.
+- `abort(reason)`: drop what is queued and close at the server's next tick,
+  not at once, because a session may be aborted in the middle of a room's
+  broadcast. A slow reader, and a close that outlived LINGER, end this way.
+asyncore calls `handle_close` itself when the connection is gone (a reset).
 """
 
 import asynchat
+import asyncore
 import logging
 import socket
 import sys
@@ -19,6 +30,12 @@ from .commands import EndSession
 from .telnet import TOO_LONG, Telnet, clean
 
 log = logging.getLogger('chat')
+
+READ_SIZE = 8 * 1024
+"""Bytes read from a client at once: at most this much of a paced client's lines waits here."""
+
+LINGER = 10.0
+"""Seconds an orderly close may spend sending what is owed before the connection is cut."""
 
 SOCKET_OPTIONS = [
     ('IPPROTO_TCP', 'TCP_NODELAY', 1),         # a reply leaves at once, not 40 ms later
@@ -47,6 +64,8 @@ def format_address(address):
 class ChatSession(asynchat.async_chat):
     """One client's connection: its nickname, its room, its bytes in and out."""
 
+    ac_in_buffer_size = READ_SIZE
+
     def __init__(self, server, sock):
         asynchat.async_chat.__init__(self, sock, map=server.map)
         # The design's terminator was the str '\r\n'; the telnet layer ends every line with LF.
@@ -60,8 +79,10 @@ class ChatSession(asynchat.async_chat):
         self.started = time.monotonic()
         self.closed = False
         self.reason = None        # why the session ended, for the log
-        self._out = []            # bytes queued for the client, sent by handle_write
-        self._queued = 0          # their total length, held under server.max_queue
+        self._out = bytearray()   # bytes queued for the client, sent by handle_write
+        self._held = b''          # lines read but over the line rate: handled later
+        self._tokens = float(server.line_burst)   # lines the client may send now
+        self._stamp = self.started   # when _tokens was last brought up to date
         self._eof = False         # the client has ended its sending side
         self._closing = False     # close once the queue is sent
         for level, name, value in SOCKET_OPTIONS:
@@ -82,8 +103,15 @@ class ChatSession(asynchat.async_chat):
 
     # ---- input: bytes -> lines -> the room's handler
 
+    def readable(self):
+        # Paced lines waiting (_held) keep the rest in the network's buffers: the sender slows.
+        return not (self._eof or self._closing or self._held)
+
     def recv(self, buffer_size):
-        """Read from the socket; return the telnet layer's LF-ended lines to asynchat."""
+        """Return the telnet layer's LF-ended lines to asynchat: held ones first, else read."""
+        if self._held:                 # the line rate allows more now (see resume)
+            data, self._held = self._held, b''
+            return data
         data = self.socket.recv(buffer_size)
         if data:
             data = self.telnet.feed(data)
@@ -97,8 +125,15 @@ class ChatSession(asynchat.async_chat):
 
     def handle_read(self):
         asynchat.async_chat.handle_read(self)
-        if self._eof:                  # the replies to the last lines still go out
+        if self._eof and not self._closing:
+            # Free the nickname at once; the replies to the last lines still go out.
+            self.logout()
             self.close_when_done('the client ended its side')
+
+    def resume(self):
+        """Handle the held lines the line rate now allows (the server calls this when due)."""
+        asyncore.read(self)            # handle_read, with asyncore's error handling
+        self.server.pending.add(self)  # readable() may have changed: the loop asks again
 
     def collect_incoming_data(self, data):
         """Buffer a piece of the line being received."""
@@ -108,14 +143,22 @@ class ChatSession(asynchat.async_chat):
         """Hand a complete line to the handler of the session's room."""
         data = b''.join(self.data)
         self.data = []
-        if self.room is None:
-            return                     # logged out: the rest of the input is ignored
+        if self.room is None or self._closing:
+            return                     # logged out or cut: the rest of the input is ignored
         if data == TOO_LONG:           # the telnet layer cut this line at the limit
             self.push('Line too long (over %d bytes): it was dropped.'
                       % self.server.max_line)
             log.info('%s sent a line over %d bytes: dropped', self.peer, self.server.max_line)
             return
         line = clean(data.decode('utf-8', 'replace'))
+        if not line:
+            return
+        if not self._take_token():
+            # Over the line rate: keep this line and the rest of the read for later.
+            self._held = data + b'\n' + self.ac_in_buffer
+            self.ac_in_buffer = b''
+            self.server.pace(self, 1 / self.server.line_rate)
+            return
         try:
             self.room.handle(self, line)
         except EndSession:
@@ -123,8 +166,18 @@ class ChatSession(asynchat.async_chat):
             self.logout()
             self.close_when_done('logout')
 
-    def readable(self):
-        return not (self._eof or self._closing)
+    def _take_token(self):
+        """Count a line against the line rate; False if the client must wait for it."""
+        rate = self.server.line_rate
+        if not rate:
+            return True
+        now = time.monotonic()
+        self._tokens = min(self.server.line_burst, self._tokens + (now - self._stamp) * rate)
+        self._stamp = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
     def handle_expt(self):
         """Urgent data (telnet's Synch): drop it, where SO_OOBINLINE did not put it in line."""
@@ -151,47 +204,58 @@ class ChatSession(asynchat.async_chat):
             return
         if not self._out:
             self.server.pending.add(self)   # the loop sends it at the end of this round
-        self._out.append(data)
-        self._queued += len(data)
-        if self._queued > self.server.max_queue:
-            self.cut('slow reader: over %d bytes queued' % self.server.max_queue)
+        self._out += data
+        if len(self._out) > self.server.max_queue:
+            self._send_now()           # a big reply is no slow reader if the kernel takes it
+            if len(self._out) > self.server.max_queue:
+                self.abort('slow reader: over %d bytes queued' % self.server.max_queue)
+
+    def _send_now(self):
+        """Give the kernel what it will take of the queue, closing nothing (see push_data)."""
+        try:
+            sent = self.socket.send(self._out)
+        except OSError:
+            return                     # full, or gone: the loop's own send will tell
+        del self._out[:sent]
 
     def writable(self):
         return bool(self._out) or self._closing
 
     def handle_write(self):
         if self._out:
-            data = self._out[0] if len(self._out) == 1 else b''.join(self._out)
-            sent = self.send(data)
+            sent = self.send(self._out)
             if self.closed:
                 return                 # the send found the peer gone, and closed
-            self._out = [data[sent:]] if sent < len(data) else []
-            self._queued = len(data) - sent
+            del self._out[:sent]       # cheap: a bytearray drops its head without copying
         if self._closing and not self._out:
             self.handle_close()
 
+    # ---- the end of a session
+
     def close_when_done(self, reason=None):
-        """Close the connection once everything queued has been sent."""
-        self._closing = True
+        """Close the connection once everything queued has been sent, within LINGER seconds."""
+        if not self._closing:
+            self._closing = True
+            self.server.linger(self, LINGER)
         self.reason = self.reason or reason
         self.server.pending.add(self)
 
-    def cut(self, reason):
-        """Drop what is queued and close soon: at the server's next tick, not mid-broadcast."""
-        self._out = []
-        self._queued = 0
-        self.close_when_done(reason)
-        self.server.cut(self)
+    def abort(self, reason):
+        """Drop what is queued and close at the server's next tick, not mid-broadcast."""
+        self._out.clear()
+        self.reason = reason
+        self._closing = True
+        self.server.abort(self)
+
+    def give_up(self, seconds):
+        """An orderly close still sending after seconds: drop the rest, and close."""
+        self.abort('%s; output still unsent after %g s' % (self.reason, seconds))
 
     def time_out(self, seconds):
-        """Say the login took too long, send that if the client can take it now, and close."""
+        """Say the login took too long, and close once that is sent."""
         self.push('No login within %g second%s: timeout. Goodbye!'
                   % (seconds, '' if seconds == 1 else 's'))
         self.close_when_done('login timeout')
-        self.handle_write()
-        self.handle_close()
-
-    # ---- the end of a session
 
     def logout(self):
         """Leave the room and free the nickname. Safe to call more than once."""
@@ -203,32 +267,20 @@ class ChatSession(asynchat.async_chat):
             del self.server.users[key]
 
     def handle_close(self):
-        """The connection is over, however it ended: clean up, then close the socket."""
+        """The connection is over, however it ended: free everything, close, log why."""
         if self.closed:
             return
         self.closed = True
-        self._out = []
+        self._out.clear()
+        self._held = b''
         self.logout()
-        self.server.sessions.discard(self)
+        self.server.forget(self)
         if self._closing:
-            self._discard_input()
+            discard_input(self.socket)
         self.close()
         log.info('%s closed%s: %s', self.peer,
                  ' (%s)' % self.client_name if self.client_name else '',
                  self.reason or 'closed by the client')
-
-    def _discard_input(self):
-        """Read and drop what the client has sent and no one will read.
-
-        Closing a socket with unread input sends a reset, and a reset makes
-        the client's system drop what it has not yet shown: the goodbye.
-        """
-        try:
-            for _ in range(16):
-                if not self.socket.recv(65536):
-                    break
-        except OSError:
-            pass                       # nothing more to read now, or the peer is gone
 
     def handle_error(self):
         """A socket error ends the session quietly; anything else is a bug, logged once."""
@@ -239,3 +291,18 @@ class ChatSession(asynchat.async_chat):
             self.reason = 'internal error'
             log.exception('%s internal error; closing the session', self.peer)
         self.handle_close()
+
+
+def discard_input(sock):
+    """Read and drop what a client has sent that no one will read, before closing its socket.
+
+    Closing a socket with unread input sends a reset, and a reset makes the
+    client's system drop what it has not yet shown: the goodbye.
+    """
+    try:
+        sock.setblocking(False)
+        for _ in range(16):
+            if not sock.recv(65536):
+                break
+    except OSError:
+        pass                           # nothing more to read now, or the peer is gone

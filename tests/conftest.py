@@ -56,6 +56,15 @@ class StrictSession(ChatSession):
             raise
 
 
+class SmallSendBuffer(StrictSession):
+    """A session whose send buffer is small, as on a slow link, so that what its client
+    does not read piles up in the session's queue, not in loopback's 4 MiB of kernel buffer."""
+
+    def __init__(self, server, sock):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        super().__init__(server, sock)
+
+
 class StrictServer(Server):
     channel_class = StrictSession
 
@@ -90,13 +99,32 @@ class ServerThread:
             raise self.error
 
 
+def loopback_is_a_network():
+    """Whether 127.0.0.2 and the like can be used: Linux and Windows, not macOS by default."""
+    try:
+        with socket.socket() as probe:
+            probe.bind(('127.0.0.2', 0))
+        return True
+    except OSError:
+        return False
+
+
+OTHER_LOOPBACKS = loopback_is_a_network()
+"""Whether tests can connect from addresses other than 127.0.0.1."""
+
+needs_other_loopbacks = pytest.mark.skipif(
+    not OTHER_LOOPBACKS, reason='only 127.0.0.1 answers here (macOS has no 127.0.0.2 alias)')
+
+
 class Client:
     """A line client on a real socket: send lines, read lines, each with a deadline."""
 
     _tokens = itertools.count()
 
-    def __init__(self, port, host='127.0.0.1'):
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    def __init__(self, port, host='127.0.0.1', source=None):
+        """Connect to host:port, from the local address source if given (127.0.0.2, say)."""
+        self.sock = socket.create_connection(
+            (host, port), timeout=TIMEOUT, source_address=(source, 0) if source else None)
         self.buffer = b''
 
     def send(self, data):
@@ -247,9 +275,9 @@ class Program:
             self.log.append(None)      # the end of the log
             self._changed.notify_all()
 
-    def expect(self, pattern):
+    def expect(self, pattern, timeout=TIMEOUT):
         """Wait for a log line matching pattern; return the match."""
-        deadline = time.monotonic() + TIMEOUT
+        deadline = time.monotonic() + timeout
         seen = 0
         with self._changed:
             while True:
@@ -319,8 +347,8 @@ def client():
     """Return a function that opens a Client to a port, closed after the test."""
     opened = []
 
-    def open_client(port, host='127.0.0.1'):
-        opened.append(Client(port, host))
+    def open_client(port, host='127.0.0.1', source=None):
+        opened.append(Client(port, host, source))
         return opened[-1]
 
     yield open_client

@@ -31,7 +31,8 @@ def test_shutdown_tells_every_session_and_closes_it(loop_name):
 
 
 def test_shutdown_waits_no_longer_than_its_grace_for_a_client_that_never_reads(loop_name):
-    running = ServerThread(loop=loop_name, max_queue=64 * 1024 * 1024)  # never cut
+    running = ServerThread(loop=loop_name, max_queue=64 * 1024 * 1024,  # never cut
+                           line_rate=0)
     sluggard, talker = Client(running.port), Client(running.port)
     sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     for client, name in ((sluggard, 'sluggard'), (talker, 'talker')):

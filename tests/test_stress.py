@@ -8,11 +8,18 @@ import random
 import socket
 import threading
 import time
+import tracemalloc
 
 import pytest
-from conftest import TIMEOUT, Client, reset
+from conftest import OTHER_LOOPBACKS, TIMEOUT, Client, ServerThread, SmallSendBuffer, reset
+
+from chat.server import MAX_QUEUE
 
 MiB = 1024 * 1024
+
+WORST_OUTPUT_PER_SESSION = 1.125 * (MAX_QUEUE + 4200) + 1024
+"""The output side of docs/protocol.md's worst case: a queue at its cap and the line that
+passed it, in a bytearray that may hold an eighth more, and what a queued line costs."""
 
 
 def chat_pair(port, client):
@@ -58,7 +65,7 @@ def test_flood_without_line_end_holds_memory_and_others_are_served(program, clie
 
 
 def test_slow_reader_is_cut_memory_holds_and_the_others_get_everything(program, client):
-    server = program('--port', '0')
+    server = program('--port', '0', '--line-rate', '0')
     port = server.port()
     alice, bob = chat_pair(port, client)
     slow = client(port)
@@ -105,7 +112,7 @@ def test_idle_crowd_past_1024_then_login_works_and_idlers_time_out(program, clie
         pytest.skip('the hard open-file limit (%d) is below %d' % (hard, crowd + 100))
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, crowd + 100), hard))
     try:
-        server = program('--port', '0', '--login-timeout', '4')
+        server = program('--port', '0', '--login-timeout', '4', '--max-per-address', '0')
         port = server.port()
         idlers = [client(port) for _ in range(crowd)]
         for idler in idlers:
@@ -137,11 +144,11 @@ class Ledger:
             self.confirmed[room].extend(messages)
 
 
-def chaos_client(port, ident, ledger, rng, lives):
+def chaos_client(port, ident, ledger, rng, lives, source=None):
     """Log in, hop between rooms, chat, and leave in one of many ways; again, per life."""
     for life in range(lives):
         nick = 'c%d-%d' % (ident, life)
-        chaos = Client(port)
+        chaos = Client(port, source=source)
         try:
             chaos.expect('/login')
             chaos.ask('/login ' + nick)
@@ -178,7 +185,38 @@ def chaos_client(port, ident, ledger, rng, lives):
             chaos.close()
 
 
+def flooder(port, room, stop, source=None):
+    """Log in, then send 600 lines into room at once, and stay until told to stop."""
+    flood = Client(port, source=source)
+    try:
+        flood.expect('/login')
+        flood.ask('/login flood-' + room)
+        flood.ask('/' + room)
+        flood.send(''.join('f %d\r\n' % n for n in range(600)))
+        stop.wait(60)
+    finally:
+        flood.close()
+
+
+def crowd_from_one_address(port, source, count, refused):
+    """Open count connections from one address at once; count the ones refused."""
+    clients = [Client(port, source=source) for _ in range(count)]
+    try:
+        for each in clients:
+            first = each.line()
+            if 'too many connections' in first:
+                assert each.read_to_close() == []
+                refused.append(each)
+            else:
+                assert first == 'Welcome to the chat server!'
+    finally:
+        for each in clients:
+            each.close()
+
+
 def test_chaos_every_message_reaches_each_reader_once_and_in_order(program, client):
+    """With the limits on: chaos clients from ten addresses, flooders in every room, and
+    one address that opens more connections than it may."""
     server = program('--port', '0')
     port = server.port()
     readers = {}
@@ -196,21 +234,34 @@ def test_chaos_every_message_reaches_each_reader_once_and_in_order(program, clie
 
     ledger, errors = Ledger(), []
     clients, lives = 300, 3
+    # Ten addresses of 30 clients each stay under the limit of 64 per address.
+    sources = ['127.0.1.%d' % n for n in range(1, 11)] if OTHER_LOOPBACKS else [None]
 
-    def run(ident):
+    def run(target, *args):
         try:
-            chaos_client(port, ident, ledger, random.Random(ident), lives)
+            target(*args)
         except Exception as error:                     # reported below, with the rest
             errors.append(error)
 
+    stop_flooding, refused = threading.Event(), []
+    threads = [threading.Thread(target=run, args=(
+        chaos_client, port, ident, ledger, random.Random(ident), lives,
+        sources[ident % len(sources)])) for ident in range(clients)]
+    threads += [threading.Thread(target=run, args=(flooder, port, room, stop_flooding))
+                for room in ROOMS]
+    if OTHER_LOOPBACKS:
+        threads.append(threading.Thread(target=run, args=(
+            crowd_from_one_address, port, '127.0.2.1', 80, refused)))
     started = time.monotonic()
-    threads = [threading.Thread(target=run, args=(ident,)) for ident in range(clients)]
     for thread in threads:
         thread.start()
-    for thread in threads:
+    for thread in threads[:clients]:
         thread.join(60)
-    assert not errors, errors[:3]
     elapsed = time.monotonic() - started
+    stop_flooding.set()
+    for thread in threads[clients:]:
+        thread.join(TIMEOUT)
+    assert not errors, errors[:3]
 
     closer = client(port)
     closer.expect('/login')
@@ -235,7 +286,55 @@ def test_chaos_every_message_reaches_each_reader_once_and_in_order(program, clie
             assert seq in got.get(nick, ()), '%s lost %s %d' % (room, nick, seq)
         expected += len(ledger.confirmed[room])
         delivered += sum(seq in got.get(nick, ()) for nick, seq in ledger.confirmed[room])
-    print('chaos: %d clients x %d lives in %.1f s; confirmed messages delivered %d / %d'
-          % (clients, lives, elapsed, delivered, expected))
+        flood = [int(line.split()[-1]) for line in heard[room]
+                 if line.startswith('flood-%s: f ' % room)]
+        assert flood == list(range(len(flood))) and len(flood) >= 20, flood[:30]
+    print('chaos: %d clients x %d lives in %.1f s, 3 flooders, %d of 80 connections from one '
+          'address refused; confirmed messages delivered %d / %d'
+          % (clients, lives, elapsed, len(refused), delivered, expected))
+    if OTHER_LOOPBACKS:
+        assert len(refused) == 80 - 64
     assert 'Online in python (1): reader-python' in readers['python'].ask('/online')
     assert 'Traceback' not in ''.join(line for line in server.log if line)
+
+
+def test_worst_case_memory_per_slow_reader_stays_within_the_stated_bound(loop_name):
+    """Readers that never read, each filled to the output cap until it is cut: what Python
+    allocates for them, counted by tracemalloc, stays within docs/protocol.md's bound.
+    Small send buffers stand in for slow links (see SmallSendBuffer)."""
+    readers = 300
+    running = ServerThread(loop=loop_name, line_rate=0, max_per_address=0)
+    running.server.channel_class = SmallSendBuffer
+    clients = []
+    try:
+        for n in range(readers):
+            reader = Client(running.port)
+            reader.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            reader.expect('/login')
+            reader.ask('/login r%d' % n)
+            reader.ask('/python')
+            clients.append(reader)
+        flooder = Client(running.port)
+        clients.append(flooder)
+        flooder.expect('/login')
+        flooder.ask('/login flooder')
+        flooder.ask('/python')
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            flooder.send(('w' * 4000 + '\r\n') * 40)         # past every reader's cap
+            deadline = time.monotonic() + TIMEOUT * 4
+            while len(running.server.sessions) > 1:
+                assert time.monotonic() < deadline, 'the slow readers were never cut'
+                time.sleep(0.05)
+            peak = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+    finally:
+        for each in clients:
+            each.close()
+        running.stop()
+    per_reader = peak / readers
+    print('worst case: %d slow readers at the %d-byte output cap: peak %.1f MiB allocated, '
+          '%.1f KiB per reader' % (readers, MAX_QUEUE, peak / MiB, per_reader / 1024))
+    assert per_reader < WORST_OUTPUT_PER_SESSION
