@@ -1,4 +1,5 @@
 # make run         the server on localhost:5000 (make run PORT=5001 HOST=0.0.0.0 to change)
+# make client      chat-client, the window, connecting to HOST and PORT (needs tkinter)
 # make test        the test suite, then again on an interpreter made to look like Windows'
 # make test-all    the test suite on every CPython 3.8-3.13 found on this machine
 # make bench       the benchmarks against an asyncio server of the same protocol (a few minutes)
@@ -18,7 +19,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet --quiet
 INSTALLED := $(VENV)/.installed
 TESTABLE := $(VENV)/.testable
 
-.PHONY: run test test-all bench chart screenshot clean
+.PHONY: run client test test-all bench chart screenshot clean
 
 # Where the standard library has asyncore (Python 3.8-3.11) the server runs
 # straight from the checkout, with nothing to install and no network; on
@@ -30,6 +31,10 @@ run:
 		$(MAKE) --no-print-directory $(INSTALLED) && \
 		exec $(BIN)/chat-server --host $(HOST) --port $(PORT); \
 	fi
+
+# The client needs nothing but tkinter, on any Python: straight from the checkout.
+client:
+	$(PYTHON) -m chat.client $(HOST) $(PORT)
 
 test: $(TESTABLE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -137,14 +137,21 @@ def raise_open_file_limit():
     wanted = hard
     if hard == resource.RLIM_INFINITY:
         wanted = 1 << 20               # an unlimited soft limit is refused: ask for plenty
-    # macOS reads the hard limit as unlimited but refuses more than kern.maxfilesperproc.
-    while wanted > soft:
+    # macOS reads the hard limit as unlimited but refuses more than kern.maxfilesperproc:
+    # look for the most it accepts, between what we have and what we want.
+    accepted, refused = soft, wanted + 1
+    while refused - accepted > 1:
+        asked = wanted if refused == wanted + 1 else (accepted + refused) // 2
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            return wanted
+            resource.setrlimit(resource.RLIMIT_NOFILE, (asked, hard))
+            accepted = asked
         except (ValueError, OSError):
-            wanted //= 2
-    return soft
+            refused = asked
+    return accepted
+
+
+RESERVED_FILES = 16
+"""Descriptors the server keeps for itself: its listening socket, the loop's, the spare one."""
 
 
 STOP_SIGNALS = ('SIGINT', 'SIGTERM', 'SIGBREAK')
@@ -177,9 +184,10 @@ def main(argv=None):
     if server.max_clients < args.max_clients:
         log.info('the %s loop watches at most %d connections: --max-clients lowered to %d',
                  loop.name, server.max_clients, server.max_clients)
-    if open_files is not None and open_files <= server.max_clients:
-        log.warning('the open-file limit (%d) allows fewer connections than --max-clients (%d)',
-                    open_files, server.max_clients)
+    if open_files is not None and open_files - RESERVED_FILES < server.max_clients:
+        log.warning('the open-file limit (%d) allows about %d connections, fewer than '
+                    '--max-clients (%d)', open_files, max(open_files - RESERVED_FILES, 0),
+                    server.max_clients)
     loop.run()
     log.info('stopped')
     return 0

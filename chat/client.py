@@ -38,7 +38,8 @@ except ImportError:                    # a Python built without Tk
     tk = None
 
 NO_TKINTER = ('chat-client needs tkinter, which this Python lacks: apt install python3-tk '
-              '(Debian, Ubuntu) or brew install python-tk (macOS); or chat with: nc HOST PORT')
+              '(Debian, Ubuntu), brew install python-tk (macOS), or the installer\'s tcl/tk '
+              'option (Windows); or chat with: nc HOST PORT')
 
 POLL_MS = 50
 """Milliseconds between two looks at the socket."""
@@ -54,6 +55,9 @@ HELP_HEADING = 'Commands here:'
 
 ENTERED = re.compile(r'You are in the (?:room (?P<room>[^.\s]+)|hall)\b')
 """The server's reply on entering a room or the hall."""
+
+WELCOME = re.compile(r'Welcome, (?P<nickname>\S+)! You are in the hall\.')
+"""The server's reply to a login that worked."""
 
 BUTTONS_PER_ROW = 6
 
@@ -134,7 +138,7 @@ class ChatClient:
         """Make one button per command: it sends the command, or starts typing it."""
         if commands == self.commands:
             return
-        self.commands = commands
+        self.commands = list(commands)     # a copy: the list being received may grow
         for button in self.buttons.values():
             button.destroy()
         self.buttons = {}
@@ -208,6 +212,7 @@ class ChatClient:
         self.received = b''
         self.room = None
         self._asked = 0
+        self._title()
         self.status.set('Connected to %s port %d.' % (host, port))
         self._after = self.root.after(POLL_MS, self.poll)
         return True
@@ -255,6 +260,11 @@ class ChatClient:
                 self._asked -= 1
                 return
         self.show(line)
+        welcome = WELCOME.match(line)
+        if welcome:
+            self.nickname = welcome.group('nickname')     # as the server wrote it
+            self.room = 'hall'
+            self._title()
         entered = ENTERED.match(line)
         if entered:
             self.room = entered.group('room') or 'hall'

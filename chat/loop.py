@@ -8,8 +8,8 @@ module offers that loop and a faster one over the same map and dispatchers:
 
 - "select": `asyncore.poll`, the round of `asyncore.loop()`: the design's
   loop, and the only one on Windows, which has no poll(). select() watches
-  no descriptor above 1023 (Windows: no more than 512 sockets), so this loop
-  lowers the server's `max_clients` to SELECT_LIMIT.
+  no descriptor above 1023 (on Windows, CPython's select() takes no more than
+  512 sockets), so this loop lowers the server's `max_clients` to SELECT_LIMIT.
 - "epoll" (Linux) and "poll" (Linux, macOS): each socket is registered once;
   a dispatcher is asked readable()/writable() again only after something
   happened to it (an event, output queued for it, being added), so a round
@@ -43,8 +43,9 @@ SIGNAL_CHECK = 1.0
 """Longest wait of the select loop: Ctrl-C does not end a select() wait on Windows."""
 
 SELECT_LIMIT = 500 if sys.platform == 'win32' else 1000
-"""Connections the select loop takes: select() watches at most 512 sockets on
-Windows, and no descriptor above 1023 elsewhere; the server keeps a few."""
+"""Connections the select loop takes: CPython's select() watches at most 512 sockets on
+Windows (its FD_SETSIZE there), and no descriptor above 1023 elsewhere; the server keeps
+a few for itself."""
 
 LOOPS = [name for name in ('epoll', 'poll') if hasattr(select, name)] + ['select']
 """The loops this platform has, fastest first; the first is the default."""
@@ -159,7 +160,7 @@ class Loop:
         return max(0, longest if due is None else min(longest, due - now))
 
     def poll(self, timeout):
-        """Wait up to timeout seconds for events, and dispatch them."""
+        """Wait for events, up to timeout seconds but at most SIGNAL_CHECK; dispatch them."""
         asyncore.poll(min(timeout, SIGNAL_CHECK), self.map)
 
     def flush(self):

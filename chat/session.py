@@ -50,6 +50,13 @@ SOCKET_OPTIONS = [
 """The options set on each session's socket, where the platform has them."""
 
 
+def socket_option(name):
+    """The number of the socket option called name, or None where the platform lacks it."""
+    if name == 'TCP_KEEPALIVE' and sys.platform == 'darwin':
+        return getattr(socket, name, 0x10)     # macOS has it; Python names it from 3.10
+    return getattr(socket, name, None)
+
+
 def encode(line):
     """Return a line of text as the bytes a client receives: UTF-8 ending in CR LF."""
     return (line + '\r\n').encode('utf-8')
@@ -86,9 +93,10 @@ class ChatSession(asynchat.async_chat):
         self._eof = False         # the client has ended its sending side
         self._closing = False     # close once the queue is sent
         for level, name, value in SOCKET_OPTIONS:
-            if hasattr(socket, name):
+            option = socket_option(name)
+            if option is not None:
                 try:
-                    sock.setsockopt(getattr(socket, level), getattr(socket, name), value)
+                    sock.setsockopt(getattr(socket, level), option, value)
                 except OSError:
                     pass               # refused by this system, or the peer is gone already
         log.info('%s connected', self.peer)

@@ -8,11 +8,13 @@ caused it instead of quietly closing a connection. Every wait has a deadline.
 import itertools
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 
@@ -35,6 +37,14 @@ STOP = signal.CTRL_BREAK_EVENT if WINDOWS else signal.SIGTERM
 
 LINGER_RESET = struct.pack('HH' if WINDOWS else 'ii', 1, 0)
 """SO_LINGER on with a zero timeout: close() then resets the connection."""
+
+
+def installed_script(name):
+    """The path of a console script of this package, installed with this Python; or None."""
+    # pip puts scripts in the scheme's scripts folder: bin/ beside python in a virtual
+    # environment, Scripts\ under the prefix on Windows.
+    return (shutil.which(name, path=sysconfig.get_path('scripts'))
+            or shutil.which(name, path=os.path.dirname(sys.executable)))
 
 
 def reset(sock):

@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from conftest import TIMEOUT, WINDOWS
+from conftest import TIMEOUT, WINDOWS, installed_script
 
 from chat import client as chat_client
 
@@ -24,11 +24,11 @@ NATIVE = WINDOWS or sys.platform == 'darwin'     # a desktop of their own, no X 
 if chat_client.tk is None:
     if REQUIRED:
         raise RuntimeError('CHAT_REQUIRE_DISPLAY=1 but this Python has no tkinter')
-    pytestmark = pytest.mark.skip(reason='this Python has no tkinter: install python3-tk')
+    pytestmark = pytest.mark.skip(reason='this Python has no tkinter: ' + chat_client.NO_TKINTER)
 elif not (NATIVE or os.environ.get('DISPLAY') or shutil.which('Xvfb')):
     if REQUIRED:
         raise RuntimeError('CHAT_REQUIRE_DISPLAY=1 but there is no DISPLAY and no Xvfb')
-    pytestmark = pytest.mark.skip(reason='no display: apt-get install xvfb')
+    pytestmark = pytest.mark.skip(reason='no DISPLAY and no Xvfb: apt-get install xvfb')
 
 
 def start_xvfb():
@@ -94,6 +94,8 @@ def log_in(app, nickname):
 def type_line(app, text):
     """Type text into the input line, then press Enter, as a user does."""
     app.entry.focus_force()
+    # A key event goes to the window with the focus: on a desktop, wait until that is ours.
+    until(app, lambda: app.root.focus_get() is app.entry, 'the focus in the input line')
     app.entry.insert('end', text)
     app.entry.event_generate('<Return>')
     app.root.update()
@@ -118,6 +120,46 @@ def test_logs_in_enters_a_room_and_chats_both_ways_in_chinese_too(window, login)
     shows(window, 'Online in python (2): ann, tom')
 
 
+def test_a_taken_nickname_can_be_changed_and_the_window_learns_the_new_one(window, login):
+    login('tom')
+    window.nick.set('tom')
+    window.connect_button.invoke()
+    shows(window, 'The nickname tom is taken')
+    assert window.buttons == {}
+    type_line(window, '/login TomToo')
+    shows(window, 'Welcome, TomToo!')
+    until(window, lambda: '/python' in window.buttons, "the hall's buttons")
+    assert window.root.title() == 'chat: TomToo in hall'
+    window.buttons['/logout'].invoke()
+    until(window, lambda: window.reconnect_button.winfo_ismapped(), 'the Reconnect button')
+    window.reconnect_button.invoke()
+    until(window, lambda: text_of(window).count('Welcome, TomToo!') == 2, 'a second login')
+
+
+def test_buttons_come_whole_when_the_list_of_commands_arrives_in_pieces(display):
+    """A stand-in server, because the real one writes its list in one piece, and only a
+    stand-in can make it arrive in two reads."""
+    with socket.socket() as listener:
+        listener.bind(('127.0.0.1', 0))
+        listener.listen()
+        root = chat_client.tk.Tk(screenName=display)
+        app = chat_client.ChatClient(root, '127.0.0.1', listener.getsockname()[1])
+        try:
+            app.nick.set('tom')
+            app.connect_button.invoke()
+            server, _ = listener.accept()
+            with server:
+                server.sendall(b'Welcome, tom! You are in the hall.\r\nCommands here:\r\n'
+                               b'/help     list the commands of this room.\r\n')
+                until(app, lambda: '/help' in app.buttons, 'the first button')
+                server.sendall(b'/logout   leave the chat server.\r\n'
+                               b'/python   enter the chat room python.\r\n')
+                until(app, lambda: set(app.buttons) == {'/help', '/logout', '/python'},
+                      'every button')
+        finally:
+            app.quit()
+
+
 def test_a_command_that_takes_an_argument_is_put_in_the_input_line(window):
     log_in(window, 'tom')
     window.buttons['/python'].invoke()
@@ -128,12 +170,16 @@ def test_a_command_that_takes_an_argument_is_put_in_the_input_line(window):
 
 def test_a_lost_connection_shows_in_the_status_line_and_reconnect_logs_in_again(window):
     log_in(window, 'tom')
+    window.buttons['/python'].invoke()
+    until(window, lambda: window.root.title() == 'chat: tom in python', 'the room')
+    until(window, lambda: '/logout' in window.buttons, "the room's buttons")
     window.buttons['/logout'].invoke()
     until(window, lambda: window.status.get().startswith('Connection lost'), 'the loss')
     assert 'Goodbye!' in text_of(window)
     assert window.reconnect_button.winfo_ismapped()
     window.reconnect_button.invoke()
     until(window, lambda: text_of(window).count('Welcome, tom!') == 2, 'a second login')
+    assert window.root.title() == 'chat: tom in hall'
     assert not window.reconnect_button.winfo_ismapped()
     assert window.status.get().startswith('Connected to 127.0.0.1')
 
@@ -175,7 +221,7 @@ def test_without_tkinter_it_says_how_to_get_it_in_one_line():
 
 
 def test_console_script_is_installed():
-    script = shutil.which('chat-client', path=os.path.dirname(sys.executable))
-    assert script, 'no chat-client beside %s' % sys.executable
+    script = installed_script('chat-client')
+    assert script, 'no chat-client installed with %s' % sys.executable
     done = subprocess.run([script, '--help'], capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0 and 'HOST' in done.stdout.upper()

@@ -6,10 +6,9 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 
 import pytest
-from conftest import TIMEOUT
+from conftest import TIMEOUT, installed_script
 
 from chat.__main__ import parse_args
 
@@ -39,7 +38,7 @@ def test_the_unit_runs_chat_server_with_options_it_takes():
                     reason='no systemd-analyze here: the unit is checked where systemd is')
 def test_systemd_analyze_verify_finds_nothing_wrong_with_the_unit(tmp_path):
     # The unit names the server installed in /opt/chat; here it is the one beside this Python.
-    server = shutil.which('chat-server', path=os.path.dirname(sys.executable))
+    server = installed_script('chat-server')
     text = unit().replace(exec_start(unit())[0], server)
     path = tmp_path / 'chat.service'
     path.write_text(text, encoding='utf-8')

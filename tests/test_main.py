@@ -1,7 +1,5 @@
 """The program: `python -m chat` as a subprocess, its options, start-up failures, signals."""
 
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -9,7 +7,7 @@ import sys
 import time
 
 import pytest
-from conftest import TIMEOUT, WINDOWS
+from conftest import TIMEOUT, WINDOWS, installed_script
 
 
 def free_port():
@@ -131,8 +129,8 @@ def test_log_level_warning_hides_the_info_lines(program, client):
 
 
 def test_console_script_is_installed():
-    script = shutil.which('chat-server', path=os.path.dirname(sys.executable))
-    assert script, 'no chat-server beside %s' % sys.executable
+    script = installed_script('chat-server')
+    assert script, 'no chat-server installed with %s' % sys.executable
     done = subprocess.run([script, '--help'], capture_output=True, timeout=TIMEOUT)
     assert done.returncode == 0 and b'--max-line' in done.stdout
 

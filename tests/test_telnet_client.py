@@ -16,17 +16,24 @@ from conftest import TIMEOUT
 
 TELNET = shutil.which('telnet')
 
-if TELNET is None:
+try:
+    import pty                         # to drive telnet as a terminal: POSIX only
+except ImportError:
+    pty = None
+
+if pty is None:
+    pytestmark = pytest.mark.skip(reason='no pseudo-terminals here (Windows) to drive telnet')
+elif TELNET is None:
     if os.environ.get('CHAT_REQUIRE_TELNET') == '1':
         raise RuntimeError('CHAT_REQUIRE_TELNET=1 but no telnet program is on PATH')
-    pytestmark = pytest.mark.skip(reason='no telnet program: apt-get install telnet')
+    pytestmark = pytest.mark.skip(
+        reason='no telnet program: apt-get install telnet, or brew install telnet')
 
 
 class Terminal:
     """telnet on a pseudo-terminal: type into it, read its screen output."""
 
     def __init__(self, port):
-        import pty                     # POSIX only, as telnet is here
         self.master, slave = pty.openpty()
         self.process = subprocess.Popen(
             [TELNET, '127.0.0.1', str(port)], stdin=slave, stdout=slave, stderr=slave,
