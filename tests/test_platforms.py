@@ -20,7 +20,7 @@ import pytest
 from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, WINDOWS, Client, Program, ServerThread
 
 from chat import __main__ as program_main
-from chat.loop import LOOPS, SELECT_LIMIT, SIGNAL_CHECK
+from chat.loop import SELECT_LIMIT, SIGNAL_CHECK
 from chat.server import Server
 
 WINLIKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'winlike')
