@@ -16,7 +16,7 @@ import sys
 from .loop import LOOPS, make_loop
 from .server import (LINE_BURST, LINE_RATE, LOGIN_TIMEOUT, MAX_CLIENTS, MAX_PER_ADDRESS,
                      MAX_QUEUE, Server)
-from .telnet import MAX_LINE
+from .telnet import MAX_LINE, clean
 
 log = logging.getLogger('chat')
 
@@ -98,6 +98,9 @@ def parse_args(argv=None):
                              '(default: %(default)g)')
     parser.add_argument('--line-burst', type=_positive, default=LINE_BURST, metavar='LINES',
                         help='lines a client may send at once (default: %(default)s)')
+    parser.add_argument('--motd', metavar='FILE',
+                        help='a message of the day: the lines of FILE (UTF-8), shown after '
+                             'every login')
     parser.add_argument('--loop', choices=LOOPS, default=LOOPS[0],
                         help='event loop: select is the design\'s asyncore.loop(), which '
                              'asks every connection at every round (default: %(default)s)')
@@ -120,6 +123,25 @@ def describe(error, host, port):
         return ('port %d on %s is already in use%s; choose another with --port, '
                 'or PORT=%d with make run' % (port, host, hint, port + 1))
     return 'cannot listen on %s port %d: %s' % (host, port, error.strerror or error)
+
+
+MOTD_LIMIT = 16 * 1024
+"""Bytes a message of the day may have: every login gets all of it."""
+
+
+def read_motd(path):
+    """Return the message of the day in the file at path: its lines, cleaned as input is.
+
+    Invalid UTF-8 becomes U+FFFD and control characters are removed, so the
+    file cannot put an escape sequence on anyone's terminal; blank lines go.
+    Raises OSError if the file cannot be read, ValueError if it is too long.
+    """
+    with open(path, 'rb') as motd:
+        data = motd.read(MOTD_LIMIT + 1)
+    if len(data) > MOTD_LIMIT:
+        raise ValueError('longer than %d bytes' % MOTD_LIMIT)
+    lines = (clean(line) for line in data.decode('utf-8', 'replace').splitlines())
+    return [line for line in lines if line]
 
 
 def raise_open_file_limit():
@@ -162,12 +184,22 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(message)s')
+    motd = ()
+    if args.motd is not None:
+        try:
+            motd = read_motd(args.motd)
+        except (OSError, ValueError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            print('%s: cannot use %s as the message of the day: %s' % (PROG, args.motd, reason),
+                  file=sys.stderr)
+            return 1
     open_files = raise_open_file_limit()
     try:
         server = Server(args.port, args.host, max_line=args.max_line,
                         max_queue=args.max_queue, max_clients=args.max_clients,
                         login_timeout=args.login_timeout, line_rate=args.line_rate,
-                        line_burst=args.line_burst, max_per_address=args.max_per_address)
+                        line_burst=args.line_burst, max_per_address=args.max_per_address,
+                        motd=motd)
     except (OSError, UnicodeError) as error:      # UnicodeError: a host name IDNA rejects
         print('%s: %s' % (PROG, describe(error, args.host, args.port)), file=sys.stderr)
         return 1

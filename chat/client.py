@@ -56,8 +56,9 @@ HELP_HEADING = 'Commands here:'
 ENTERED = re.compile(r'You are in the (?:room (?P<room>[^.\s]+)|hall)\b')
 """The server's reply on entering a room or the hall."""
 
-WELCOME = re.compile(r'Welcome, (?P<nickname>\S+)! You are in the hall\.')
-"""The server's reply to a login that worked."""
+WELCOME = re.compile(r'Welcome, (?P<nickname>\S+)! You are in the hall\.|'
+                     r'You are now (?P<renamed>\S+)\.$')
+"""The server's reply to a login, or to a /nick, that worked."""
 
 BUTTONS_PER_ROW = 6
 
@@ -262,8 +263,8 @@ class ChatClient:
         self.show(line)
         welcome = WELCOME.match(line)
         if welcome:
-            self.nickname = welcome.group('nickname')     # as the server wrote it
-            self.room = 'hall'
+            self.nickname = welcome.group('nickname') or welcome.group('renamed')
+            self.room = self.room if welcome.group('renamed') else 'hall'
             self._title()
         entered = ENTERED.match(line)
         if entered:

@@ -4,18 +4,29 @@ Every room is a CommandHandler, so the commands a user can type are its do_*
 methods. The server makes one Hall and three ChatRooms (python, write, pm). A
 session is in exactly one room at a time; ChatSession.enter moves it, calling
 the old room's `remove` and the new room's `add`, which tell the others.
+
+The commands that work everywhere (/logout, /msg, /nick, /who) are methods of
+Room, so the hall and every chat room inherit them; the ones for chatting
+(/broadcast, /me, /online, /history, /back) are methods of ChatRoom.
 """
 
+import collections
 import unicodedata
 
 from .commands import CommandHandler, EndSession
-from .session import encode
+from .session import encode, nickname_key
 
 MAX_NICKNAME = 20
 NICKNAME_RULE = ('A nickname is 1 to %d characters, all visible: no spaces, no ":", '
                  'no invisible or undecodable characters, and no "/" at the start.'
                  % MAX_NICKNAME)
 LOG_IN_FIRST = 'Please log in first: /login <nickname>'
+
+HISTORY = 20
+"""Chat lines each room keeps for /history."""
+
+WHO_LIMIT = 500
+"""Users /who lists at most, so its reply stays well under a client's output cap."""
 
 
 class Room(CommandHandler):
@@ -46,6 +57,60 @@ class Room(CommandHandler):
         session.push('Goodbye!')
         raise EndSession
 
+    def do_msg(self, session, line):
+        """msg <nickname> <text>: send text to one user only, wherever they are."""
+        name, _, text = line.partition(' ')
+        text = text.strip()
+        if not text:
+            self.usage(session, 'msg')
+            return
+        receiver = self.server.users.get(nickname_key(name))
+        if receiver is None:
+            session.push('%s is not online.' % name)
+            return
+        receiver.push('[private] %s: %s' % (session.client_name, text))
+        session.push('To %s, privately: %s' % (receiver.client_name, text))
+
+    def do_nick(self, session, line):
+        """nick <nickname>: change your nickname."""
+        if not line:
+            self.usage(session, 'nick')
+            return
+        name = unicodedata.normalize('NFC', line)
+        old = session.client_name
+        if name == old:
+            session.push('You are %s already.' % name)
+            return
+        if not self.claim(session, name):
+            return
+        del self.server.users[nickname_key(old)]
+        self.server.users[nickname_key(name)] = session
+        session.client_name = name
+        session.push('You are now %s.' % name)
+        self.broadcast('%s is now known as %s.' % (old, name), sender=session)
+
+    def claim(self, session, name):
+        """Whether session may take the nickname name; if not, tell it why."""
+        if not valid_nickname(name):
+            session.push(NICKNAME_RULE)
+            return False
+        holder = self.server.users.get(nickname_key(name))
+        if holder is not None and holder is not session:
+            session.push('The nickname %s is taken; please choose another.' % name)
+            return False
+        return True
+
+    def do_who(self, session, line):
+        """who: list everyone logged in, and the room each is in."""
+        users = self.server.users
+        session.push('Logged in (%d):' % len(users))
+        for key in sorted(users)[:WHO_LIMIT]:
+            user = users[key]
+            where = 'hall' if user.room is self.server.hall else user.room.name
+            session.push('%s in %s' % (user.client_name, where))
+        if len(users) > WHO_LIMIT:
+            session.push('... and %d more.' % (len(users) - WHO_LIMIT))
+
 
 class Hall(Room):
     """The hall: where a session starts, logs in, and chooses a chat room."""
@@ -70,6 +135,13 @@ class Hall(Room):
             return
         super().command(session, cmd, arg)
 
+    def broadcast(self, line, sender=None):
+        """Send a line to every logged-in session in the hall but its sender."""
+        data = encode(line)
+        for session in self.sessions:
+            if session is not sender and session.client_name:
+                session.push_data(data)
+
     def text(self, session, line):
         if not session.client_name:
             session.push(LOG_IN_FIRST)
@@ -86,15 +158,13 @@ class Hall(Room):
             self.usage(session, 'login')
             return
         name = unicodedata.normalize('NFC', line)
-        if not valid_nickname(name):
-            session.push(NICKNAME_RULE)
-            return
-        if name.casefold() in self.server.users:
-            session.push('The nickname %s is taken; please choose another.' % name)
+        if not self.claim(session, name):
             return
         session.client_name = name
-        self.server.users[name.casefold()] = session
+        self.server.users[nickname_key(name)] = session
         session.push('Welcome, %s! You are in the hall.' % name)
+        for motd_line in self.server.motd:
+            session.push(motd_line)
         self.do_help(session, '')
 
     def do_rooms(self, session, line):
@@ -120,6 +190,10 @@ class Hall(Room):
 class ChatRoom(Room):
     """A chat room: chat with the others in it, see who is here, go back to the hall."""
 
+    def __init__(self, server, name):
+        super().__init__(server, name)
+        self.history = collections.deque(maxlen=HISTORY)   # the last lines said here
+
     def add(self, session):
         self.broadcast('%s entered the room.' % session.client_name)
         super().add(session)
@@ -144,7 +218,28 @@ class ChatRoom(Room):
         if not line:
             self.usage(session, 'broadcast')
             return
-        self.broadcast('%s: %s' % (session.client_name, line), sender=session)
+        self.say('%s: %s' % (session.client_name, line), session)
+
+    def do_me(self, session, line):
+        """me <action>: tell the others in the room what you do, as * NICK ACTION."""
+        if not line:
+            self.usage(session, 'me')
+            return
+        self.say('* %s %s' % (session.client_name, line), session)
+
+    def do_history(self, session, line):
+        """history: show the last lines said in this room, oldest first."""
+        if not self.history:
+            session.push('Nothing has been said in %s yet.' % self.name)
+            return
+        session.push('The last %d lines said in %s:' % (len(self.history), self.name))
+        for said in self.history:
+            session.push(said)
+
+    def say(self, line, sender):
+        """Send a chat line to everyone else in the room, and keep it for /history."""
+        self.history.append(line)
+        self.broadcast(line, sender=sender)
 
 
 def valid_nickname(name):

@@ -86,7 +86,7 @@ class Server(asyncore.dispatcher):
 
     def __init__(self, port, host, map=None, max_line=MAX_LINE, max_queue=MAX_QUEUE,
                  max_clients=MAX_CLIENTS, login_timeout=LOGIN_TIMEOUT, line_rate=LINE_RATE,
-                 line_burst=LINE_BURST, max_per_address=MAX_PER_ADDRESS):
+                 line_burst=LINE_BURST, max_per_address=MAX_PER_ADDRESS, motd=()):
         self.map = SocketMap() if map is None else map
         self._spare = open(os.devnull, 'rb')   # a descriptor kept for refuse_without_descriptors
         asyncore.dispatcher.__init__(self, map=self.map)
@@ -97,6 +97,7 @@ class Server(asyncore.dispatcher):
         self.line_rate = line_rate
         self.line_burst = line_burst
         self.max_per_address = max_per_address
+        self.motd = list(motd)         # lines shown after every login
         family, address = resolve(host, port)
         self.create_socket(family, socket.SOCK_STREAM)
         try:
@@ -111,7 +112,7 @@ class Server(asyncore.dispatcher):
             self.close()
             raise
         self.sessions = set()          # every open session, logged in or not
-        self.users = {}                # nickname.casefold() -> session
+        self.users = {}                # nickname_key(nickname) -> session
         self.hall = Hall(self, 'Hall')
         self.python = ChatRoom(self, 'python')
         self.write = ChatRoom(self, 'write')

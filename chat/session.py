@@ -25,6 +25,7 @@ import logging
 import socket
 import sys
 import time
+import unicodedata
 
 from .commands import EndSession
 from .telnet import TOO_LONG, Telnet, clean
@@ -55,6 +56,12 @@ def socket_option(name):
     if name == 'TCP_KEEPALIVE' and sys.platform == 'darwin':
         return getattr(socket, name, 0x10)     # macOS has it; Python names it from 3.10
     return getattr(socket, name, None)
+
+
+def nickname_key(name):
+    """What nicknames are compared by: NFKC and case folding, so that ALICE and the
+    fullwidth ａｌｉｃｅ are both alice."""
+    return unicodedata.normalize('NFKC', unicodedata.normalize('NFKC', name).casefold())
 
 
 def encode(line):
@@ -270,7 +277,7 @@ class ChatSession(asynchat.async_chat):
         room, self.room = self.room, None
         if room is not None:
             room.remove(self)
-        key = self.client_name.casefold()
+        key = nickname_key(self.client_name)
         if self.client_name and self.server.users.get(key) is self:
             del self.server.users[key]
 

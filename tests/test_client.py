@@ -130,10 +130,13 @@ def test_a_taken_nickname_can_be_changed_and_the_window_learns_the_new_one(windo
     shows(window, 'Welcome, TomToo!')
     until(window, lambda: '/python' in window.buttons, "the hall's buttons")
     assert window.root.title() == 'chat: TomToo in hall'
+    type_line(window, '/nick Tomás')
+    shows(window, 'You are now Tomás.')
+    assert window.root.title() == 'chat: Tomás in hall'
     window.buttons['/logout'].invoke()
     until(window, lambda: window.reconnect_button.winfo_ismapped(), 'the Reconnect button')
     window.reconnect_button.invoke()
-    until(window, lambda: text_of(window).count('Welcome, TomToo!') == 2, 'a second login')
+    until(window, lambda: 'Welcome, Tomás!' in text_of(window), 'a login as the new name')
 
 
 def test_buttons_come_whole_when_the_list_of_commands_arrives_in_pieces(display):

@@ -39,7 +39,8 @@ def test_login_replies_with_the_nickname_then_the_halls_help(connect):
     lines = client.ask('/login alice')
     assert 'alice' in lines[0]
     commands = [line.split()[0] for line in lines if line.startswith('/')]
-    assert commands == ['/help', '/login', '/logout', '/pm', '/python', '/rooms', '/write']
+    assert commands == ['/help', '/login', '/logout', '/msg', '/nick', '/pm', '/python', '/rooms',
+                        '/who', '/write']
 
 
 def test_login_without_nickname_shows_usage(connect):
@@ -192,7 +193,8 @@ def test_extra_words_are_ignored(login):
 def test_help_in_a_room_lists_its_commands(login):
     lines = login('alice', 'python').ask('/help')
     commands = [line.split()[0] for line in lines if line.startswith('/')]
-    assert commands == ['/back', '/broadcast', '/help', '/logout', '/online']
+    assert commands == ['/back', '/broadcast', '/help', '/history', '/logout', '/me', '/msg',
+                        '/nick', '/online', '/who']
 
 
 # ---- everywhere

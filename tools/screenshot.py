@@ -64,9 +64,11 @@ def main(path):
     pump(root, 0.3)
     say(ming, '我在读中文版，很清楚。')
     pump(root, 0.3)
+    say(bob, '/msg alice want to try the exercise together?')
+    pump(root, 0.3)
     app.buttons['/online'].invoke()
     pump(root, 0.5)
-    app.entry.insert('end', '/broadcast see you in /write')
+    app.entry.insert('end', '/msg bob yes: /rooms first, then /who')
     pump(root, 0.5)
 
     x, y = root.winfo_rootx(), root.winfo_rooty()
