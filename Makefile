@@ -58,6 +58,7 @@ test-all:
 	@./tools/test-all $(VERSIONS)
 
 bench: $(INSTALLED)
+	$(PIP) install -e '.[bench]'
 	$(BIN)/python bench/run.py
 
 chart: $(INSTALLED)

@@ -33,7 +33,8 @@ import loadgen
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The project's working tree, where `python -m chat` finds the chat package."""
 
-BASELINE = 'asyncio'
+PEERS = ('asyncio', 'asyncio-batched', 'uvloop-batched')
+"""The servers chat is measured against; each gets a ratio column per chat server."""
 
 CHAT = ['-m', 'chat', '--log-level', 'WARNING', '--max-clients', '19000',
         '--login-timeout', '0', '--line-rate', '0', '--max-per-address', '0']
@@ -43,6 +44,8 @@ SERVERS = {
     'chat-select': CHAT + ['--loop', 'select'],    # the design's loop: 1000 clients at most
     'chat': CHAT,                                   # a server without --loop
     'asyncio': [os.path.join(ROOT, 'bench', 'yardstick.py')],
+    'asyncio-batched': [os.path.join(ROOT, 'bench', 'yardstick.py'), '--batch'],
+    'uvloop-batched': [os.path.join(ROOT, 'bench', 'yardstick.py'), '--batch', '--uvloop'],
 }
 """Each server's command line after the interpreter, less `--port P`."""
 
@@ -197,10 +200,16 @@ def run_server(name, sizes, python, progress):
     return figures
 
 
+def ratio_columns(servers):
+    """The (chat server, peer) pairs that get a ratio column, e.g. chat-epoll/asyncio."""
+    chats = [name for name in servers if name not in PEERS]
+    peers = [name for name in servers if name in PEERS]
+    return [(chat, peer) for chat in chats for peer in peers]
+
+
 def summarise(runs, servers):
     """Return the table's rows: (scenario, label, better, {column: text}) per figure."""
     rows = []
-    chats = [name for name in servers if name != BASELINE]
     for scenario, key, label, better, combine in ROWS:
         cells = {}
         for name in servers:
@@ -212,15 +221,15 @@ def summarise(runs, servers):
                 cells[name] = _number(sum(values))
             else:
                 cells[name] = _number(statistics.median(values))
-        for name in chats:
+        for chat, peer in ratio_columns(servers):
             ratios = []
-            if combine == 'median' and better and BASELINE in servers:
+            if combine == 'median' and better:
                 for run in runs:
-                    mine = run[name].get(scenario, {}).get(key)
-                    theirs = run[BASELINE].get(scenario, {}).get(key)
+                    mine = run[chat].get(scenario, {}).get(key)
+                    theirs = run[peer].get(scenario, {}).get(key)
                     if mine is not None and theirs:
                         ratios.append(mine / theirs)
-            cells[name + '/' + BASELINE] = '%.2f' % statistics.median(ratios) if ratios else ''
+            cells[chat + '/' + peer] = '%.2f' % statistics.median(ratios) if ratios else ''
         rows.append((scenario, label, better, cells))
     return rows
 
@@ -234,9 +243,7 @@ def _number(value):
 
 def table(rows, servers):
     """The rows as one markdown table."""
-    ratio_columns = [name + '/' + BASELINE for name in servers
-                     if name != BASELINE and BASELINE in servers]
-    columns = list(servers) + ratio_columns
+    columns = list(servers) + ['%s/%s' % pair for pair in ratio_columns(servers)]
     lines = ['| scenario | figure | better | ' + ' | '.join(columns) + ' |',
              '|---|---|---|' + '---:|' * len(columns)]
     for scenario, label, better, cells in rows:
@@ -250,7 +257,7 @@ def main(argv=None):
     parser.add_argument('--runs', type=int, default=3, help='runs of every server (default: 3)')
     parser.add_argument('--quick', action='store_true',
                         help='small scenarios, for a smoke test well under a minute')
-    parser.add_argument('--servers', default='chat-epoll,asyncio',
+    parser.add_argument('--servers', default='chat-epoll,asyncio,asyncio-batched,uvloop-batched',
                         help='comma-separated, from: %s (chat-select takes at most 1000 '
                              'clients: use it with --quick)' % ', '.join(SERVERS))
     parser.add_argument('--python', default=sys.executable,
@@ -259,9 +266,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     servers = []
     loop_option = has_loop_option(args.python)
+    uvloop = subprocess.run([args.python, '-c', 'import uvloop'],
+                            capture_output=True).returncode == 0
     for name in args.servers.split(','):
         if name not in SERVERS:
             parser.error('unknown server %r: choose from %s' % (name, ', '.join(SERVERS)))
+        if name.startswith('uvloop') and not uvloop:
+            print('note: no uvloop for %s (pip install uvloop): %s left out'
+                  % (args.python, name), file=sys.stderr)
+            continue
         if name.startswith('chat-') and not loop_option:
             print('note: python -m chat has no --loop yet: running it as "chat"', file=sys.stderr)
             name = 'chat'
@@ -287,8 +300,8 @@ def main(argv=None):
 
     text = table(summarise(runs, servers), servers)
     print(text)
-    print('\n%d run(s)%s in %.0f s; ratio columns: chat / %s, the median of the per-run ratios.'
-          % (args.runs, ' (quick)' if args.quick else '', seconds, BASELINE))
+    print('\n%d run(s)%s in %.0f s; ratio columns: chat / peer, the median of the per-run '
+          'ratios.' % (args.runs, ' (quick)' if args.quick else '', seconds))
     for run_number, run in enumerate(runs, 1):
         for name in servers:
             for scenario, figures in run[name].items():

@@ -6,7 +6,7 @@ round costs as much as there are connections, however few are doing
 anything: with 5000 idle users, every line waits behind 5000 questions. This
 module offers that loop and a faster one over the same map and dispatchers:
 
-- "select": `asyncore.poll`, the round of `asyncore.loop()`: the design's
+- "select": the round of `asyncore.loop()` (`asyncore.poll`): the design's
   loop, and the only one on Windows, which has no poll(). select() watches
   no descriptor above 1023 (on Windows, CPython's select() takes no more than
   512 sockets), so this loop lowers the server's `max_clients` to SELECT_LIMIT.
@@ -49,6 +49,11 @@ a few for itself."""
 
 LOOPS = [name for name in ('epoll', 'poll') if hasattr(select, name)] + ['select']
 """The loops this platform has, fastest first; the first is the default."""
+
+
+HANG_UP = getattr(select, 'POLLRDHUP', 0)
+"""Linux: the peer has ended its input. Reported even for a socket the loop does not read,
+so a paced session learns that its client has gone (see ChatSession.handle_hang_up)."""
 
 
 def readwrite(dispatcher, flags):
@@ -160,8 +165,28 @@ class Loop:
         return max(0, longest if due is None else min(longest, due - now))
 
     def poll(self, timeout):
-        """Wait for events, up to timeout seconds but at most SIGNAL_CHECK; dispatch them."""
-        asyncore.poll(min(timeout, SIGNAL_CHECK), self.map)
+        """One round of asyncore.loop(): ask every dispatcher, wait, dispatch.
+
+        As asyncore.poll does it, with two changes: the wait is at most
+        SIGNAL_CHECK, and only sockets being read are asked for urgent data
+        (asyncore asks writable ones too, and a session that has stopped
+        reading, with urgent data unread, would make select() return at once,
+        round after round).
+        """
+        readers, writers = [], []
+        for fd, dispatcher in list(self.map.items()):
+            if dispatcher.readable():
+                readers.append(fd)
+            if dispatcher.writable() and not dispatcher.accepting:
+                writers.append(fd)
+        readable, writable, urgent = select.select(
+            readers, writers, readers, min(timeout, SIGNAL_CHECK))
+        for fds, handle in ((readable, asyncore.read), (writable, asyncore.write),
+                            (urgent, _urgent)):
+            for fd in fds:
+                dispatcher = self.map.get(fd)
+                if dispatcher is not None:
+                    handle(dispatcher)
 
     def flush(self):
         """Send what each session queued this round; return those sessions."""
@@ -173,6 +198,16 @@ class Loop:
                     asyncore.write(session)   # handle_write, with asyncore's error handling
             flushed |= sessions
         return flushed
+
+
+def _urgent(dispatcher):
+    """asyncore's handling of select()'s third list: handle_expt_event, errors handled."""
+    try:
+        dispatcher.handle_expt_event()
+    except (asyncore.ExitNow, KeyboardInterrupt, SystemExit):
+        raise
+    except Exception:
+        dispatcher.handle_error()
 
 
 class ReadyLoop(Loop):
@@ -220,9 +255,16 @@ class ReadyLoop(Loop):
             if fd in self._gone:
                 continue
             dispatcher = self.map.get(fd)
-            if dispatcher is not None:
+            if dispatcher is None:
+                continue
+            if flags & HANG_UP and getattr(dispatcher, 'paced', False):
+                try:
+                    dispatcher.handle_hang_up()
+                except Exception:
+                    dispatcher.handle_error()
+            else:
                 readwrite(dispatcher, flags)
-                self._touched.add(dispatcher)
+            self._touched.add(dispatcher)
 
     def flush(self):
         sessions = super().flush()
@@ -239,6 +281,8 @@ class ReadyLoop(Loop):
             flags = 0
             if dispatcher.readable():
                 flags = select.POLLIN | select.POLLPRI
+            elif getattr(dispatcher, 'paced', False):
+                flags = HANG_UP        # not reading, but told if the client goes
             if dispatcher.writable() and not dispatcher.accepting:
                 flags |= select.POLLOUT
             if flags != self._flags[fd]:

@@ -14,6 +14,7 @@ holds for a session it lets go of in `forget`, which every close goes through.
 """
 
 import asyncore
+import collections
 import errno
 import ipaddress
 import logging
@@ -52,6 +53,9 @@ LINE_RATE = 5.0
 
 LINE_BURST = 20
 """Lines a client may send at once."""
+
+REFUSAL_LOG_EVERY = 1.0
+"""Seconds between two log lines about refused connections at most."""
 
 OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, getattr(errno, 'WSAEMFILE', errno.EMFILE)}
 """accept()'s errors when no descriptor is left (Winsock's own number on Windows)."""
@@ -120,11 +124,15 @@ class Server(asyncore.dispatcher):
         self.pending = set()           # sessions for the loop to send to, or ask again
         self._addresses = {}           # address_key -> its open sessions
         self._aborted = []             # sessions to close at the next tick
+        self._next_round = {}          # sessions with lines left for the next round
         # Deadlines, session -> when. Each kind is always the same delay after now,
         # so insertion order is deadline order, and the first is the next due.
-        self._newcomers = {}           # login deadline
-        self._paced = {}               # when the line rate allows the held lines again
-        self._lingering = {}           # when a close still sending gives up
+        # (OrderedDict: taking from the front of a plain dict gets slower and slower.)
+        self._newcomers = collections.OrderedDict()   # login deadline
+        self._paced = collections.OrderedDict()       # when the line rate allows more
+        self._lingering = collections.OrderedDict()   # when a close still sending gives up
+        self._refused = 0              # refusals not logged yet (see refuse)
+        self._refusal_logged = -REFUSAL_LOG_EVERY
 
     @property
     def address(self):
@@ -162,14 +170,29 @@ class Server(asyncore.dispatcher):
             self._newcomers[session] = session.started + self.login_timeout
 
     def refuse(self, conn, addr, reply, reason):
-        """Tell a newcomer why it cannot stay, and close the connection."""
+        """Tell a newcomer why it cannot stay, and close the connection.
+
+        The log says so at most once every REFUSAL_LOG_EVERY seconds, with the
+        count of the others, so that a storm of refusals cannot flood it.
+        """
         try:
             conn.send(encode(reply))
         except OSError:
             pass                       # gone already: nothing to tell
         discard_input(conn)
         conn.close()
+        now = time.monotonic()
+        if now - self._refusal_logged < REFUSAL_LOG_EVERY:
+            self._refused += 1
+            return
+        self._log_refusals()
+        self._refusal_logged = now
         log.info('%s refused: %s', format_address(addr), reason)
+
+    def _log_refusals(self):
+        if self._refused:
+            log.info('%d more connections refused', self._refused)
+            self._refused = 0
 
     def refuse_without_descriptors(self):
         """Out of file descriptors: free the spare one to accept and refuse a newcomer.
@@ -198,6 +221,10 @@ class Server(asyncore.dispatcher):
         """Have session handle its held lines in seconds, when the line rate allows them."""
         self._paced[session] = time.monotonic() + seconds
 
+    def next_round(self, session):
+        """Have session handle the rest of its lines at the next tick (see TURN)."""
+        self._next_round[session] = None
+
     def linger(self, session, seconds):
         """Give a closing session seconds to send what it owes; then it is cut."""
         self._lingering[session] = time.monotonic() + seconds
@@ -207,6 +234,7 @@ class Server(asyncore.dispatcher):
         self.sessions.discard(session)
         self._newcomers.pop(session, None)
         self._paced.pop(session, None)
+        self._next_round.pop(session, None)
         self._lingering.pop(session, None)
         key = getattr(session, 'address_key', None)
         if key is not None:
@@ -221,18 +249,23 @@ class Server(asyncore.dispatcher):
         """
         while self._aborted:
             self._aborted.pop().handle_close()
-        for session in _due(self._paced, now):
+        turns, self._next_round = list(self._next_round), {}
+        for session in turns + _due(self._paced, now):
             session.resume()
         for session in _due(self._newcomers, now):
-            if not session.client_name:
+            if not (session.client_name or session.closed):
                 session.time_out(self.login_timeout)
         for session in _due(self._lingering, now):
             session.give_up(LINGER)
-        if self._aborted:
+        if self._refused and now - self._refusal_logged >= REFUSAL_LOG_EVERY:
+            self._log_refusals()
+        if self._aborted or self._next_round:
             return now
-        return min((next(iter(deadlines.values()))
-                    for deadlines in (self._paced, self._newcomers, self._lingering)
-                    if deadlines), default=None)
+        firsts = [next(iter(deadlines.values()))
+                  for deadlines in (self._paced, self._newcomers, self._lingering) if deadlines]
+        if self._refused:
+            firsts.append(self._refusal_logged + REFUSAL_LOG_EVERY)
+        return min(firsts) if firsts else None
 
     def handle_error(self):
         """Log the error; the server goes on listening (asyncore's default would close it)."""
@@ -245,6 +278,7 @@ class Server(asyncore.dispatcher):
     def shutdown(self):
         """Stop listening; tell every session, and close each once its output is sent."""
         self.close()
+        self._log_refusals()
         for session in list(self.sessions):
             session.push('The server is shutting down. Goodbye!')
             session.close_when_done('server shutting down')
@@ -255,10 +289,12 @@ class Server(asyncore.dispatcher):
 
 
 def _due(deadlines, now):
-    """Take the sessions whose deadline has come out of deadlines (oldest first); yield each."""
+    """Take the sessions whose deadline has come out of deadlines (oldest first); return them."""
+    due = []
     while deadlines:
         session, deadline = next(iter(deadlines.items()))
         if deadline > now:
-            return
+            break
         del deadlines[session]
-        yield session
+        due.append(session)
+    return due

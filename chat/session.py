@@ -22,6 +22,7 @@ asyncore calls `handle_close` itself when the connection is gone (a reset).
 import asynchat
 import asyncore
 import logging
+import os
 import socket
 import sys
 import time
@@ -37,6 +38,10 @@ READ_SIZE = 8 * 1024
 
 LINGER = 10.0
 """Seconds an orderly close may spend sending what is owed before the connection is cut."""
+
+TURN = 32
+"""Lines a session handles in one round of the loop at most, counted or not by the line
+rate: the rest of its read waits for the next round, so no client delays the others."""
 
 SOCKET_OPTIONS = [
     ('IPPROTO_TCP', 'TCP_NODELAY', 1),         # a reply leaves at once, not 40 ms later
@@ -93,10 +98,13 @@ class ChatSession(asynchat.async_chat):
         self.started = time.monotonic()
         self.closed = False
         self.reason = None        # why the session ended, for the log
-        self._out = bytearray()   # bytes queued for the client, sent by handle_write
+        self._out = []            # lines queued for the client since the last send
+        self._sending = b''       # the part of a joined queue the kernel has not taken yet
+        self._queued = 0          # bytes in both, held under server.max_queue
         self._held = b''          # lines read but over the line rate: handled later
         self._tokens = float(server.line_burst)   # lines the client may send now
         self._stamp = self.started   # when _tokens was last brought up to date
+        self._turn = 0            # lines handled in this round (see TURN)
         self._eof = False         # the client has ended its sending side
         self._closing = False     # close once the queue is sent
         for level, name, value in SOCKET_OPTIONS:
@@ -122,8 +130,14 @@ class ChatSession(asynchat.async_chat):
         # Paced lines waiting (_held) keep the rest in the network's buffers: the sender slows.
         return not (self._eof or self._closing or self._held)
 
+    @property
+    def paced(self):
+        """Whether lines wait for the line rate: the loop then watches for the end of input."""
+        return bool(self._held) and not (self._eof or self._closing)
+
     def recv(self, buffer_size):
         """Return the telnet layer's LF-ended lines to asynchat: held ones first, else read."""
+        self._turn = 0
         if self._held:                 # the line rate allows more now (see resume)
             data, self._held = self._held, b''
             return data
@@ -147,8 +161,26 @@ class ChatSession(asynchat.async_chat):
 
     def resume(self):
         """Handle the held lines the line rate now allows (the server calls this when due)."""
+        if self.closed:
+            return
+        error = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if error:                      # reset while it waited: a loop reading nothing misses it
+            self.reason = 'connection error: %s' % os.strerror(error)
+            self.handle_close()
+            return
         asyncore.read(self)            # handle_read, with asyncore's error handling
         self.server.pending.add(self)  # readable() may have changed: the loop asks again
+
+    def handle_hang_up(self):
+        """The client ended its input while its lines waited (the loop saw it, on Linux).
+
+        The end of input logs out at once, as at any other time: the lines still
+        waiting for the line rate, and anything unread, go with the client.
+        """
+        self._held = b''
+        self._eof = True
+        self.logout()
+        self.close_when_done('the client ended its side')
 
     def collect_incoming_data(self, data):
         """Buffer a piece of the line being received."""
@@ -160,19 +192,23 @@ class ChatSession(asynchat.async_chat):
         self.data = []
         if self.room is None or self._closing:
             return                     # logged out or cut: the rest of the input is ignored
-        if data == TOO_LONG:           # the telnet layer cut this line at the limit
+        self._turn += 1
+        if self._turn > TURN:          # enough for one round: the rest waits for the next
+            self._hold(data)
+            self.server.next_round(self)
+            return
+        too_long = data == TOO_LONG    # the telnet layer cut this line at the limit
+        line = '' if too_long else clean(data.decode('utf-8', 'replace'))
+        if not (line or too_long):
+            return                     # an empty line: no reply, and no count
+        if not self._take_token():     # over the line rate: this line and the rest wait
+            self._hold(data)
+            self.server.pace(self, 1 / self.server.line_rate)
+            return
+        if too_long:
             self.push('Line too long (over %d bytes): it was dropped.'
                       % self.server.max_line)
             log.info('%s sent a line over %d bytes: dropped', self.peer, self.server.max_line)
-            return
-        line = clean(data.decode('utf-8', 'replace'))
-        if not line:
-            return
-        if not self._take_token():
-            # Over the line rate: keep this line and the rest of the read for later.
-            self._held = data + b'\n' + self.ac_in_buffer
-            self.ac_in_buffer = b''
-            self.server.pace(self, 1 / self.server.line_rate)
             return
         try:
             self.room.handle(self, line)
@@ -180,6 +216,11 @@ class ChatSession(asynchat.async_chat):
             # The design called handle_close() here, which would drop the goodbye.
             self.logout()
             self.close_when_done('logout')
+
+    def _hold(self, data):
+        """Keep this line and the rest of the read for later; asynchat reads no further."""
+        self._held = data + b'\n' + self.ac_in_buffer
+        self.ac_in_buffer = b''
 
     def _take_token(self):
         """Count a line against the line rate; False if the client must wait for it."""
@@ -214,36 +255,45 @@ class ChatSession(asynchat.async_chat):
         self.push_data(encode(line))
 
     def push_data(self, data):
-        """Queue bytes for the client; handle_write sends the queue with one send()."""
+        """Queue bytes for the client; the loop sends the queue at the end of the round."""
         if self._closing:              # as in asynchat, nothing is sent after close_when_done
             return
         if not self._out:
             self.server.pending.add(self)   # the loop sends it at the end of this round
-        self._out += data
-        if len(self._out) > self.server.max_queue:
-            self._send_now()           # a big reply is no slow reader if the kernel takes it
-            if len(self._out) > self.server.max_queue:
+        self._out.append(data)
+        self._queued += len(data)
+        if self._queued > self.server.max_queue:
+            # Offer the kernel the queue first: a big reply is no slow reader if it is taken.
+            self._send_queue(self._send_quietly)
+            if self._queued > self.server.max_queue:
                 self.abort('slow reader: over %d bytes queued' % self.server.max_queue)
 
-    def _send_now(self):
-        """Give the kernel what it will take of the queue, closing nothing (see push_data)."""
-        try:
-            sent = self.socket.send(self._out)
-        except OSError:
-            return                     # full, or gone: the loop's own send will tell
-        del self._out[:sent]
-
     def writable(self):
-        return bool(self._out) or self._closing
+        return bool(self._queued) or self._closing
 
     def handle_write(self):
-        if self._out:
-            sent = self.send(self._out)
-            if self.closed:
-                return                 # the send found the peer gone, and closed
-            del self._out[:sent]       # cheap: a bytearray drops its head without copying
-        if self._closing and not self._out:
+        self._send_queue(self.send)
+        if self._closing and not self._queued and not self.closed:
             self.handle_close()
+
+    def _send_queue(self, send):
+        """Send the queue, joined once, as far as the kernel takes it."""
+        while self._queued and not self.closed:
+            if not self._sending:      # what is left of a partial send goes first
+                self._sending = memoryview(b''.join(self._out))
+                self._out = []
+            sent = send(self._sending)
+            self._queued -= sent
+            self._sending = self._sending[sent:]   # a view: the rest is not copied
+            if self._sending:
+                return                 # the kernel is full: the loop waits until writable
+
+    def _send_quietly(self, data):
+        """socket.send for push_data: it must close nothing, as it may run mid-broadcast."""
+        try:
+            return self.socket.send(data)
+        except OSError:
+            return 0                   # full, or gone: the loop's own send will tell
 
     # ---- the end of a session
 
@@ -257,13 +307,20 @@ class ChatSession(asynchat.async_chat):
 
     def abort(self, reason):
         """Drop what is queued and close at the server's next tick, not mid-broadcast."""
-        self._out.clear()
+        self._drop_queue()
         self.reason = reason
         self._closing = True
         self.server.abort(self)
 
+    def _drop_queue(self):
+        self._out = []
+        self._sending = b''
+        self._queued = 0
+
     def give_up(self, seconds):
         """An orderly close still sending after seconds: drop the rest, and close."""
+        if self.closed:
+            return
         self.abort('%s; output still unsent after %g s' % (self.reason, seconds))
 
     def time_out(self, seconds):
@@ -286,7 +343,7 @@ class ChatSession(asynchat.async_chat):
         if self.closed:
             return
         self.closed = True
-        self._out.clear()
+        self._drop_queue()
         self._held = b''
         self.logout()
         self.server.forget(self)

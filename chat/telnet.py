@@ -39,6 +39,7 @@ DONT = 254
 IAC = 255     # interpret as command
 
 CR, LF, NUL, BS = 13, 10, 0, 8
+IAC_BYTE = bytes((IAC,))
 
 AYT_REPLY = b'\r\n[chat: yes, I am here]\r\n'
 """The visible answer to IAC AYT."""
@@ -69,6 +70,7 @@ class Telnet:
 
     def __init__(self, max_line=MAX_LINE):
         self.max_line = max_line
+        self._too_long = re.compile(b'[^\n]{%d}' % (max_line + 1))   # a line over the limit
         self.answers = bytearray()
         self._state = _DATA
         self._verb = None            # WILL/WONT/DO/DONT awaiting its option byte
@@ -78,6 +80,13 @@ class Telnet:
 
     def feed(self, data):
         """Take bytes received from the client; return the lines they finished."""
+        if (self._state is _DATA and not self._received and data.endswith(b'\n')
+                and IAC_BYTE not in data and not self._too_long.search(data)):
+            # Fast path: whole lines of plain text, as nc (LF) and telnet (CR LF) send them,
+            # none over the limit: nothing to remove, count or keep for later.
+            lines = data.replace(b'\r\n', b'\n') if b'\r' in data else data
+            if b'\r' not in lines:
+                return lines
         out = []
         pos, end = 0, len(data)
         while pos < end:

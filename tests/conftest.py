@@ -320,6 +320,15 @@ class Program:
                     return int(line.split()[1]) * 1024
         raise LookupError(field)
 
+    def cpu_seconds(self):
+        """The CPU time the process has used (user and system), from /proc; None without."""
+        try:
+            with open('/proc/%d/stat' % self.process.pid) as stat:
+                fields = stat.read().rsplit(')', 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
     def stop(self):
         """Ask the server to shut down, as SIGTERM (Ctrl-Break on Windows) does."""
         self.process.send_signal(STOP)

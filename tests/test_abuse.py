@@ -5,16 +5,19 @@ read its log; the churn test reads its memory from /proc.
 """
 
 import logging
+import re
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
-from conftest import (TIMEOUT, Client, ServerThread, SmallSendBuffer, StrictSession,
-                      needs_other_loopbacks, reset)
+from conftest import (READY_LOOPS, TIMEOUT, Client, ServerThread, SmallSendBuffer,
+                      StrictSession, needs_other_loopbacks, reset)
 
-from chat.loop import LOOPS
+from chat.loop import HANG_UP, LOOPS
 from chat.server import MAX_PER_ADDRESS, address_key
 from chat.session import LINGER
 
@@ -350,17 +353,37 @@ def test_an_unusual_send_error_at_a_login_timeout_closes_only_that_session(loop_
 
 
 def test_a_refused_newcomer_gets_its_line_even_if_it_sent_first(loop_name):
-    running = ServerThread(loop=loop_name, max_clients=1)
+    gate, parked = threading.Event(), threading.Event()
+    gate.set()
+
+    def gated(loop):
+        """The loop stops before its next wait while the gate is shut."""
+        poll = loop.poll
+
+        def gated_poll(timeout):
+            while not gate.is_set():
+                parked.set()
+                gate.wait()
+            parked.clear()
+            poll(min(timeout, 0.05))
+
+        loop.poll = gated_poll
+
+    running = ServerThread(loop=loop_name, max_clients=1, prepare=gated)
     first = Client(running.port)
     try:
         first.expect('/login')
         for _ in range(20):
+            gate.clear()
+            assert parked.wait(TIMEOUT)
             extra = Client(running.port)
             extra.sock.sendall(b'/login pushy\r\n' * 100)    # unread when it is refused
+            gate.set()
             assert extra.read_to_close() == [
                 'Sorry, the server is full; please try again later.']
             extra.close()
     finally:
+        gate.set()
         first.close()
         running.stop()
 
@@ -410,3 +433,216 @@ def test_a_reset_while_paced_is_cleaned_up(program, client):
     assert reader.expect('left the room.')[-1] == 'flooder left the room.'
     server.expect(r'closed \(flooder\)')
     assert 'Traceback' not in ''.join(line for line in server.log if line)
+
+
+# ---- what an adversarial review found
+
+def count_rounds(loop):
+    """ServerThread's prepare: count the loop's rounds in loop.rounds."""
+    loop.rounds = 0
+    poll = loop.poll
+
+    def counted(timeout):
+        loop.rounds += 1
+        poll(timeout)
+
+    loop.poll = counted
+
+
+def rounds_in(running, seconds):
+    """How many rounds the loop ran in seconds: an idle loop waits, a spinning one runs."""
+    before = running.loop.rounds
+    time.sleep(seconds)
+    return running.loop.rounds - before
+
+
+@pytest.mark.skipif(not HANG_UP, reason='no POLLRDHUP here: the end of input is seen when the '
+                                        'paced lines are done')
+@pytest.mark.parametrize('loop_name', READY_LOOPS)
+def test_a_paced_client_that_leaves_is_logged_out_at_once(loop_name):
+    running = ServerThread(loop=loop_name)
+    reader, flooder = Client(running.port), Client(running.port)
+    try:
+        for each, name in ((reader, 'reader'), (flooder, 'flooder')):
+            each.expect('/login')
+            each.ask('/login ' + name)
+            each.ask('/python')
+        reader.sync()
+        flooder.send(''.join('flood %d\r\n' % n for n in range(3000)))   # held over many reads
+        reader.expect('flooder: flood 19')
+        flooder.sock.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        lines = reader.expect('flooder left the room.')
+        assert time.monotonic() - started < 1.0
+        assert len(lines) < 10                          # not the 2,980 lines still waiting
+        assert 'flooder' not in reader.ask('/online')[0]
+    finally:
+        reader.close()
+        flooder.close()
+        running.stop()
+
+
+def test_a_reset_while_many_reads_are_paced_is_noticed_at_the_next_turn(loop_name):
+    running = ServerThread(loop=loop_name)
+    reader, flooder = Client(running.port), Client(running.port)
+    try:
+        for each, name in ((reader, 'reader'), (flooder, 'flooder')):
+            each.expect('/login')
+            each.ask('/login ' + name)
+            each.ask('/python')
+        reader.sync()
+        flooder.send(''.join('flood %d\r\n' % n for n in range(3000)))
+        reader.expect('flooder: flood 19')
+        reset(flooder.sock)
+        started = time.monotonic()
+        lines = reader.expect('flooder left the room.')
+        assert time.monotonic() - started < 1.0 and len(lines) < 10
+    finally:
+        reader.close()
+        running.stop()
+
+
+def test_a_paced_session_with_output_and_urgent_data_does_not_make_the_loop_spin(loop_name):
+    running = ServerThread(loop=loop_name, prepare=count_rounds)
+    running.server.channel_class = SmallSendBuffer
+    greedy = Client(running.port)
+    try:
+        greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        greedy.expect('/login')
+        greedy.ask('/login greedy')
+        greedy.send(b'/help\r\n' * 200)             # paced, with replies it does not read
+        greedy.sock.send(b'!', socket.MSG_OOB)      # and urgent data the session will not read
+        time.sleep(0.3)
+        assert rounds_in(running, 1.0) < 20
+    finally:
+        greedy.close()
+        running.stop()
+
+
+def test_over_long_lines_are_paced_like_any_other(loop_name):
+    running = ServerThread(loop=loop_name, max_line=100)
+    client = Client(running.port)
+    try:
+        client.expect('/login')
+        client.send(b'x' * 200 + b'\r\n')
+        assert 'too long' in client.line()
+        time.sleep(5)                                # the allowance, full again
+        client.send((b'x' * 200 + b'\r\n') * 100)
+        got = arrivals(client, 100, time.monotonic() + 1.0)
+        assert 20 <= len(got) <= 26
+        assert all('too long' in line for _, line in got)
+    finally:
+        client.close()
+        running.stop()
+
+
+FLOOD_EMPTY_LINES = """
+import socket, sys
+port, count = int(sys.argv[1]), int(sys.argv[2])
+floods = [socket.create_connection(('127.0.0.1', port)) for _ in range(count)]
+for n, each in enumerate(floods):
+    each.sendall(b'/login empty%d\\r\\n/python\\r\\n' % n)
+for each in floods:
+    each.sendall(b'\\r\\n \\x01\\n' * 40000)
+print('sent', flush=True)
+sys.stdin.read()
+"""
+"""Flooders of lines that clean to nothing, 200 KB each, in a process of their own: the
+server works through them while the test's own round trips go on."""
+
+
+def test_a_flood_of_empty_lines_costs_other_users_nothing(program, client):
+    server = program('--port', '0')
+    port = server.port()
+    alice = logged_in(client, port, 'alice', 'write')
+    bob = logged_in(client, port, 'bob', 'write')
+    alice.sync()
+    flood = subprocess.Popen([sys.executable, '-c', FLOOD_EMPTY_LINES, str(port), '8'],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    try:
+        assert flood.stdout.readline() == b'sent\n'
+        busy = server.cpu_seconds()
+        times = ping_pong(alice, bob, 12, 0.25)
+        busy = server.cpu_seconds() - busy if busy is not None else float('nan')
+    finally:
+        flood.kill()
+        flood.wait(TIMEOUT)
+        flood.stdout.close()
+        flood.stdin.close()
+    p50 = statistics.median(times) * 1000
+    print('8 floods of empty lines: ping-pong p50 %.2f ms; the server used %.2f s of CPU '
+          'meanwhile' % (p50, busy))
+    assert p50 < 10
+
+
+def test_a_storm_of_refusals_is_logged_in_a_few_lines(program, client):
+    server = program('--port', '0', '--max-per-address', '1')
+    port = server.port()
+    client(port).expect('/login')
+    for _ in range(200):
+        assert 'too many connections' in client(port).line()
+    server.stop()
+    code, log = server.finish()
+    lines = [line for line in log.splitlines() if 'refused' in line]
+    counted = sum(int(n) for line in lines for n in re.findall(r'(\d+) more connections', line))
+    assert len(lines) < 10 and counted + sum('refused: too many' in line for line in lines) == 200
+
+
+def test_many_senders_at_once_do_not_cut_a_reader_who_reads(loop_name):
+    """All in one round, more than --max-queue for the reader, which the kernel takes."""
+    running = ServerThread(loop=loop_name, max_queue=16 * 1024, line_rate=0)
+    reader = Client(running.port)
+    senders = [Client(running.port) for _ in range(12)]
+    try:
+        for each, name in [(reader, 'reader')] + [(s, 's%d' % n) for n, s in enumerate(senders)]:
+            each.expect('/login')
+            each.ask('/login ' + name)
+            each.ask('/python')
+        reader.sync()
+        for sender in senders:
+            sender.send(('y' * 100 + '\r\n') * 20)
+        reader.expect_all(*('s%d: %s' % (n, 'y' * 100) for n in range(12)))
+        assert 'Online in python (13)' in reader.ask('/online')[-1]
+    finally:
+        for each in [reader] + senders:
+            each.close()
+        running.stop()
+
+
+def test_every_kind_of_close_leaves_nothing_behind(loop_name):
+    running = ServerThread(loop=loop_name, login_timeout=0.5, max_per_address=3,
+                           max_queue=16 * 1024)
+    running.server.channel_class = SmallSendBuffer
+    server = running.server
+    try:
+        leaver, resetter, half, idle = [Client(running.port) for _ in range(4)]
+        refused = Client(running.port)
+        assert 'too many' in refused.line()
+        for each, name in ((leaver, 'leaver'), (resetter, 'resetter'), (half, 'half')):
+            each.expect('/login')
+            each.ask('/login ' + name)
+            each.ask('/python')
+        half.send(''.join('line %d\r\n' % n for n in range(10)))   # then the end of input
+        leaver.send('/logout')
+        leaver.read_to_close()
+        reset(resetter.sock)
+        half.sock.shutdown(socket.SHUT_WR)
+        idle.read_to_close()                                          # the login timeout
+        deadline = time.monotonic() + TIMEOUT
+        while server.sessions:
+            assert time.monotonic() < deadline, 'sessions left: %r' % server.sessions
+            time.sleep(0.05)
+        for each in (leaver, half, idle, refused):
+            each.close()
+        late = Client(running.port)
+        late.expect('/login')
+        late.close()
+        while server.sessions:
+            assert time.monotonic() < deadline, 'sessions left: %r' % server.sessions
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert (server.users, server._addresses, server._newcomers, server._paced,
+                server._next_round, server._lingering) == ({}, {}, {}, {}, {}, {})
+    finally:
+        running.stop()
