@@ -2,7 +2,7 @@
 # make client      chat-client, the window, connecting to HOST and PORT (needs tkinter)
 # make test        the test suite, then again on an interpreter made to look like Windows'
 # make test-all    the test suite on every CPython 3.8-3.13 found on this machine
-# make bench       the benchmarks against an asyncio server of the same protocol (a few minutes)
+# make bench       the benchmarks against asyncio servers of the same protocol (about 10 minutes)
 # make chart       the scaling charts of docs/performance.md (needs matplotlib, installed here)
 # make screenshot  docs/client.png, chat-client's window on a virtual display (needs xvfb-run)
 # make clean       remove the virtual environments and caches
@@ -59,7 +59,8 @@ test-all:
 
 bench: $(INSTALLED)
 	$(PIP) install -e '.[bench]'
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --runs 5
+	$(BIN)/python bench/limits.py
 
 chart: $(INSTALLED)
 	$(PIP) install -e '.[bench]'

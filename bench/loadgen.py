@@ -149,8 +149,10 @@ class Conn:
     __slots__ = ('sock', 'nick', 'hello', 'state', 'tail', 'chunks', 'count',
                  'expected', 'out', 'done', 'closed')
 
-    def __init__(self, nick, hello):
+    def __init__(self, nick, hello, source=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if source:
+            self.sock.bind((source, 0))           # another loopback address (127.0.1.1, ...)
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.nick = nick
@@ -180,7 +182,7 @@ class Crowd:
         self.conns = []
 
     def open(self, nicks, then=b'', marker=LOGGED_IN, window=WINDOW, keep_reading=True,
-             timeout=120.0):
+             timeout=120.0, sources=()):
         """Connect a client for each nickname; each logs in, sends `then`, waits for marker.
 
         At most `window` connections are in progress at once. A client whose
@@ -194,7 +196,8 @@ class Crowd:
         while ready < len(nicks):
             while todo and in_progress < window:
                 nick = todo.pop()
-                conn = Conn(nick, b'/login %s\n%s' % (nick.encode(), then))
+                source = sources[len(new) % len(sources)] if sources else None
+                conn = Conn(nick, b'/login %s\n%s' % (nick.encode(), then), source)
                 err = conn.sock.connect_ex((HOST, self.port))
                 if err not in (0, errno.EINPROGRESS):
                     conn.sock.close()
@@ -235,11 +238,14 @@ class Crowd:
         A server sends each client its lines in order, so once a member has
         the word, it has everything the server sent it before: `entered`
         notices, say. Lines after the barrier start from a clean slate.
+        talker may be a list: one talker in each room, all saying the word.
         """
         data = word.encode()
-        talker.sock.sendall(data + b'\n')
+        talkers = talker if isinstance(talker, list) else [talker]
+        for each in talkers:
+            each.sock.sendall(data + b'\n')
         waiting = {conn for conn in self.conns
-                   if conn is not talker and conn.state is _READY and not conn.closed}
+                   if conn not in talkers and conn.state is _READY and not conn.closed}
         watched = {key.data for key in self.selector.get_map().values()}
         waiting &= watched
         deadline = time.monotonic() + timeout
@@ -548,6 +554,69 @@ def login_storm(port, clients=5000, window=1000, pid=None):
     return figures
 
 
+def steady(port, clients=150, rate=2.0, seconds=10.0, sources=5, pid=None):
+    """A chat within the limits: clients in the three rooms, each saying a line every 1/rate s.
+
+    The clients come from `sources` loopback addresses (127.0.1.1, ...), 30 each
+    by default, under the server's 64 per address, and each sends fewer lines
+    a second than its line rate, so that limits switched on cost only their
+    bookkeeping. Each line carries its send time; every other member of the
+    room times its arrival. Reports latency p50 and p99 in ms, the lines lost,
+    and the server's CPU over the interval.
+    """
+    raise_open_file_limit()
+    prefix = tag('s')
+    settle(pid)
+    crowd = Crowd(port)
+    rooms = (b'python', b'write', b'pm')
+    addresses = ['127.0.1.%d' % n for n in range(1, sources + 1)]
+    try:
+        members = {}
+        for number, room in enumerate(rooms):
+            nicks = ['%s%d%d' % (prefix, number, i) for i in range(clients // len(rooms))]
+            members[room] = crowd.open(nicks, then=b'/%s\n' % room, sources=addresses,
+                                       marker=b'You are in the room %s.' % room)
+        crowd.barrier([members[room][0] for room in rooms], 'sync-%s' % prefix)
+        talkers = [conn for room in rooms for conn in members[room]]
+        line = re.compile(rb'S (\d+)\r\n')
+        latencies, interval = [], 1.0 / rate
+        begin = time.perf_counter()
+        # Each talker starts at its own moment within the first interval.
+        due = [(begin + interval * n / len(talkers), conn) for n, conn in enumerate(talkers)]
+        sent = 0
+        before = server_figures(pid)
+        cpu_start = time.process_time()
+        end = begin + seconds
+        while True:
+            now = time.perf_counter()
+            if now >= end + 1.0:
+                break                                    # the last lines have had a second
+            for n, (when, conn) in enumerate(due):
+                if when <= now < end:
+                    conn.sock.sendall(b'S %d\n' % time.perf_counter_ns())
+                    due[n] = (when + interval, conn)
+                    sent += 1
+            for key, _ in crowd.selector.select(0.002):
+                arrived = time.perf_counter_ns()
+                conn = key.data
+                data = conn.sock.recv(CHUNK)
+                if not data:
+                    raise ConnectionError('the server closed %s' % conn.nick)
+                complete, _, conn.tail = (conn.tail + data).rpartition(b'\n')
+                latencies.extend((arrived - int(stamp)) / 1e6
+                                 for stamp in line.findall(complete + b'\n'))
+        wall = time.perf_counter() - begin
+        expected = sent * (clients // len(rooms) - 1)
+        figures = {'clients': clients, 'rate': rate, 'sent': sent,
+                   'p50_ms': round(percentile(latencies, 0.5), 3),
+                   'p99_ms': round(percentile(latencies, 0.99), 3),
+                   'lost': expected - len(latencies)}
+        _measure(pid, figures, before, cpu_start, wall)
+    finally:
+        crowd.close()
+    return figures
+
+
 SCENARIOS = {
     'pingpong': idle_pingpong,
     'storm': login_storm,
@@ -567,7 +636,7 @@ sessions of earlier scenarios freed, and would seem to need none.
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description='Load a chat server on 127.0.0.1 and print the figures as JSON.')
-    parser.add_argument('scenario', choices=list(SCENARIOS) + ['all'])
+    parser.add_argument('scenario', choices=list(SCENARIOS) + ['all', 'steady'])
     parser.add_argument('--port', type=int, required=True, help="the server's port")
     parser.add_argument('--pid', type=int,
                         help="the server's process id, for its memory and CPU time")
@@ -582,12 +651,13 @@ def main(argv=None):
         'paced': {'lines': args.lines},
         'pingpong': {'idle': args.idle, 'rounds': args.rounds},
         'storm': {'clients': args.clients},
+        'steady': {'clients': args.clients},
     }
     names = list(SCENARIOS) if args.scenario == 'all' else [args.scenario]
     results = {}
     for name in names:
         given = {key: value for key, value in options[name].items() if value is not None}
-        results[name] = SCENARIOS[name](args.port, pid=args.pid, **given)
+        results[name] = dict(SCENARIOS, steady=steady)[name](args.port, pid=args.pid, **given)
     json.dump(results if len(names) > 1 else results[names[0]], sys.stdout, indent=2)
     print()
 

@@ -14,7 +14,7 @@ import collections
 import unicodedata
 
 from .commands import CommandHandler, EndSession
-from .session import encode, nickname_key
+from .session import encode, nickname_key, push_to_all
 
 MAX_NICKNAME = 20
 NICKNAME_RULE = ('A nickname is 1 to %d characters, all visible: no spaces, no ":", '
@@ -47,10 +47,7 @@ class Room(CommandHandler):
 
     def broadcast(self, line, sender=None):
         """Send a line to every session in the room but its sender."""
-        data = encode(line)          # once, however many receive it
-        for session in self.sessions:
-            if session is not sender:
-                session.push_data(data)
+        push_to_all(self.sessions, encode(line), sender)   # encoded once, for all of them
 
     def do_logout(self, session, line):
         """logout: leave the chat server."""
@@ -137,10 +134,8 @@ class Hall(Room):
 
     def broadcast(self, line, sender=None):
         """Send a line to every logged-in session in the hall but its sender."""
-        data = encode(line)
-        for session in self.sessions:
-            if session is not sender and session.client_name:
-                session.push_data(data)
+        users = [session for session in self.sessions if session.client_name]
+        push_to_all(users, encode(line), sender)
 
     def text(self, session, line):
         if not session.client_name:

@@ -256,17 +256,14 @@ class ChatSession(asynchat.async_chat):
 
     def push_data(self, data):
         """Queue bytes for the client; the loop sends the queue at the end of the round."""
-        if self._closing:              # as in asynchat, nothing is sent after close_when_done
-            return
-        if not self._out:
-            self.server.pending.add(self)   # the loop sends it at the end of this round
-        self._out.append(data)
-        self._queued += len(data)
+        push_to_all((self,), data)
+
+    def _overflow(self):
+        """The queue has passed server.max_queue: a slow reader, unless the kernel takes it."""
+        # Offer the kernel the queue first: a big reply is no slow reader if it is taken.
+        self._send_queue(self._send_quietly)
         if self._queued > self.server.max_queue:
-            # Offer the kernel the queue first: a big reply is no slow reader if it is taken.
-            self._send_queue(self._send_quietly)
-            if self._queued > self.server.max_queue:
-                self.abort('slow reader: over %d bytes queued' % self.server.max_queue)
+            self.abort('slow reader: over %d bytes queued' % self.server.max_queue)
 
     def writable(self):
         return bool(self._queued) or self._closing
@@ -363,6 +360,24 @@ class ChatSession(asynchat.async_chat):
             self.reason = 'internal error'
             log.exception('%s internal error; closing the session', self.peer)
         self.handle_close()
+
+
+def push_to_all(sessions, data, sender=None):
+    """Queue the same bytes for every session but sender: push_data, for many at once.
+
+    A room's broadcast calls this for each line, once per member: the hottest
+    loop of the server, so the queueing is written out here, not a call per member.
+    """
+    size = len(data)
+    for session in sessions:
+        if session is sender or session._closing:   # nothing is sent after close_when_done
+            continue
+        if not session._out:
+            session.server.pending.add(session)     # the loop sends it at the end of the round
+        session._out.append(data)
+        session._queued += size
+        if session._queued > session.server.max_queue:
+            session._overflow()
 
 
 def discard_input(sock):
