@@ -1,7 +1,7 @@
 """Charts of the benchmarks, as PNG files: from run.py's JSON, or from a scaling sweep.
 
     python bench/chart.py --from results.json --out DIR
-    python bench/chart.py --sweep --out DIR [--servers chat-epoll,asyncio]
+    python bench/chart.py --sweep --out DIR [--servers chat-epoll,asyncio,...]
 
 1. `--from` draws run.py's figures (written with `run.py --json`): one bar
    per server for each headline figure, at the median of the runs, with a
@@ -128,7 +128,7 @@ def main(argv=None):
     source.add_argument('--sweep', action='store_true',
                         help='run the scaling sweep (about a minute) and chart it')
     parser.add_argument('--out', required=True, metavar='DIR', help='folder for the PNG files')
-    parser.add_argument('--servers', default='chat-epoll,asyncio',
+    parser.add_argument('--servers', default='chat-epoll,asyncio,asyncio-batched,uvloop-batched',
                         help='for --sweep, comma-separated (default: %(default)s)')
     parser.add_argument('--python', default=sys.executable,
                         help='interpreter for the servers (default: this one)')

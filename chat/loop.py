@@ -3,7 +3,7 @@
 The design runs `asyncore.loop()`. At every round that loop asks every
 dispatcher `readable()` and `writable()` and hands select() new lists, so a
 round costs as much as there are connections, however few are doing
-anything: with 5000 idle users, every line waits behind 5000 questions. This
+anything: with 5000 idle users, every line waits behind 10,000 questions. This
 module offers that loop and a faster one over the same map and dispatchers:
 
 - "select": the round of `asyncore.loop()` (`asyncore.poll`): the design's

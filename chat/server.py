@@ -75,6 +75,8 @@ def resolve(host, port):
 
 def address_key(host):
     """What the per-address limit counts by: an IPv4 address, or an IPv6 /64."""
+    if ':' not in host:
+        return host                                    # IPv4, as accept() wrote it
     ip = ipaddress.ip_address(host.split('%')[0])      # '%': an IPv6 scope, as in fe80::1%eth0
     if ip.version == 6:
         if ip.ipv4_mapped is not None:
@@ -236,7 +238,7 @@ class Server(asyncore.dispatcher):
         self._paced.pop(session, None)
         self._next_round.pop(session, None)
         self._lingering.pop(session, None)
-        key = getattr(session, 'address_key', None)
+        key = session.address_key
         if key is not None:
             self._addresses[key] -= 1
             if not self._addresses[key]:

@@ -573,7 +573,8 @@ def test_a_flood_of_empty_lines_costs_other_users_nothing(program, client):
     p50 = statistics.median(times) * 1000
     print('8 floods of empty lines: ping-pong p50 %.2f ms; the server used %.2f s of CPU '
           'meanwhile' % (p50, busy))
-    assert p50 < 10
+    # A few ms here; without the turn of 32 lines it was 170 to 300 ms.
+    assert p50 < 25
 
 
 def test_a_storm_of_refusals_is_logged_in_a_few_lines(program, client):
