@@ -1,5 +1,10 @@
 """The docs stay true: every code excerpt is still in the file it names, and every
-example session, replayed against a live server, gets the answers it shows."""
+example session, replayed against a live server, gets the answers it shows.
+
+A block marked `<!-- original -->` on the line before its fence quotes the original
+design's code, not this project's: those were checked once, by hand, against the
+original, which never changes, and are not looked for in `chat/`.
+"""
 
 import pathlib
 import re
@@ -15,6 +20,8 @@ DOCS = [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md'))
 EXCERPT = re.compile(r'([^\n]*(?:\n[^\n]+)*)\n\n```python\n(.*?)```', re.S)
 SOURCE = re.compile(r'\[([\w./-]+\.py)\]\([^)]*\)\s*[:：]\s*$')
 TRANSCRIPT = re.compile(r'<!-- transcript -->\n```text\n(.*?)```', re.S)
+ORIGINAL = re.compile(r'<!-- original -->\n```python\n(.*?)```', re.S)
+WALKTHROUGHS = [ROOT / 'docs' / 'walkthrough.md', ROOT / 'docs' / 'walkthrough.zh-CN.md']
 
 
 def squeeze(text):
@@ -45,6 +52,26 @@ def test_excerpt_names_its_file_and_is_still_there(doc, before, code):
 def test_the_docs_have_excerpts_and_transcripts():
     assert len(list(excerpts())) >= 10
     assert len(list(transcripts())) >= 2
+
+
+@pytest.mark.parametrize('doc', DOCS, ids=lambda doc: doc.name)
+def test_every_python_block_is_an_excerpt_or_the_original(doc):
+    text = doc.read_text(encoding='utf-8')
+    fences = text.count('```python\n')
+    assert fences == len(EXCERPT.findall(text)) + len(ORIGINAL.findall(text))
+
+
+def test_both_walkthroughs_show_the_same_code_and_sessions():
+    english, chinese = (doc.read_text(encoding='utf-8') for doc in WALKTHROUGHS)
+    for pattern in (ORIGINAL, TRANSCRIPT):
+        assert pattern.findall(english) == pattern.findall(chinese)
+    assert ([code for _, code in EXCERPT.findall(english)]
+            == [code for _, code in EXCERPT.findall(chinese)])
+
+
+def test_the_walkthroughs_link_each_other():
+    english, chinese = (doc.read_text(encoding='utf-8') for doc in WALKTHROUGHS)
+    assert '(walkthrough.zh-CN.md)' in english and '(walkthrough.md)' in chinese
 
 
 def steps(transcript):
