@@ -251,6 +251,9 @@ class Server(asyncore.dispatcher):
         """
         while self._aborted:
             self._aborted.pop().handle_close()
+        if not (self._next_round or self._paced or self._newcomers or self._lingering
+                or self._refused):
+            return None                # the common case, every round: nothing is waiting
         turns, self._next_round = list(self._next_round), {}
         for session in turns + _due(self._paced, now):
             session.resume()
