@@ -221,6 +221,8 @@ class Server(asyncore.dispatcher):
 
     def pace(self, session, seconds):
         """Have session handle its held lines in seconds, when the line rate allows them."""
+        self._next_round.pop(session, None)       # the rate, not the turn, decides now
+        self._paced.pop(session, None)            # so that the order stays deadline order
         self._paced[session] = time.monotonic() + seconds
 
     def next_round(self, session):

@@ -39,7 +39,7 @@ READ_SIZE = 8 * 1024
 LINGER = 10.0
 """Seconds an orderly close may spend sending what is owed before the connection is cut."""
 
-TURN = 32
+TURN = 16
 """Lines a session handles in one round of the loop at most, counted or not by the line
 rate: the rest of its read waits for the next round, so no client delays the others."""
 
@@ -108,7 +108,6 @@ class ChatSession(asynchat.async_chat):
         self._held = b''          # lines read but over the line rate: handled later
         self._tokens = float(server.line_burst)   # lines the client may send now
         self._stamp = self.started   # when _tokens was last brought up to date
-        self._turn = 0            # lines handled in this round (see TURN)
         self._eof = False         # the client has ended its sending side
         self._closing = False     # close once the queue is sent
         for level, name, value in SOCKET_OPTIONS:
@@ -140,20 +139,25 @@ class ChatSession(asynchat.async_chat):
         return bool(self._held) and not (self._eof or self._closing)
 
     def recv(self, buffer_size):
-        """Return the telnet layer's LF-ended lines to asynchat: held ones first, else read."""
-        self._turn = 0
-        if self._held:                 # the line rate allows more now (see resume)
+        """Return the telnet layer's LF-ended lines to asynchat, a turn's worth at most.
+
+        Lines held back earlier come first (see resume); else the socket is read.
+        """
+        if self._held:
             data, self._held = self._held, b''
-            return data
-        data = self.socket.recv(buffer_size)
-        if data:
-            data = self.telnet.feed(data)
         else:
-            self._eof = True           # the client ended its sending side
-            data = self.telnet.finish()
-        if self.telnet.answers:
-            self.push_data(bytes(self.telnet.answers))
-            self.telnet.answers.clear()
+            data = self.socket.recv(buffer_size)
+            if data:
+                data = self.telnet.feed(data)
+            else:
+                self._eof = True       # the client ended its sending side
+                data = self.telnet.finish()
+            if self.telnet.answers:
+                self.push_data(bytes(self.telnet.answers))
+                self.telnet.answers.clear()
+        data, self._held = split_lines(data, TURN)
+        if self._held:                 # enough for one round: the rest waits for the next
+            self.server.next_round(self)
         return data
 
     def handle_read(self):
@@ -196,11 +200,6 @@ class ChatSession(asynchat.async_chat):
         self.data = []
         if self.room is None or self._closing:
             return                     # logged out or cut: the rest of the input is ignored
-        self._turn += 1
-        if self._turn > TURN:          # enough for one round: the rest waits for the next
-            self._hold(data)
-            self.server.next_round(self)
-            return
         too_long = data == TOO_LONG    # the telnet layer cut this line at the limit
         line = '' if too_long else clean(data.decode('utf-8', 'replace'))
         if not (line or too_long):
@@ -222,8 +221,8 @@ class ChatSession(asynchat.async_chat):
             self.close_when_done('logout')
 
     def _hold(self, data):
-        """Keep this line and the rest of the read for later; asynchat reads no further."""
-        self._held = data + b'\n' + self.ac_in_buffer
+        """Keep this line and the rest of the turn for later; asynchat reads no further."""
+        self._held = data + b'\n' + self.ac_in_buffer + self._held
         self.ac_in_buffer = b''
 
     def _take_token(self):
@@ -366,6 +365,16 @@ class ChatSession(asynchat.async_chat):
             self.reason = 'internal error'
             log.exception('%s internal error; closing the session', self.peer)
         self.handle_close()
+
+
+def split_lines(data, count):
+    """Return (the first count lines of data, the rest): LF-ended lines, as asynchat gets them."""
+    end = -1
+    for _ in range(count):
+        end = data.find(b'\n', end + 1)
+        if end < 0:
+            return data, b''
+    return data[:end + 1], data[end + 1:]
 
 
 def push_to_all(sessions, data, sender=None):

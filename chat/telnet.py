@@ -80,13 +80,20 @@ class Telnet:
 
     def feed(self, data):
         """Take bytes received from the client; return the lines they finished."""
-        if (self._state is _DATA and not self._received and data.endswith(b'\n')
-                and IAC_BYTE not in data and not self._too_long.search(data)):
+        if self._state is _DATA and not self._received and IAC_BYTE not in data:
             # Fast path: whole lines of plain text, as nc (LF) and telnet (CR LF) send them,
-            # none over the limit: nothing to remove, count or keep for later.
-            lines = data.replace(b'\r\n', b'\n') if b'\r' in data else data
-            if b'\r' not in lines:
-                return lines
+            # none over the limit: nothing to remove or count. What follows the last line
+            # end, the start of a line, takes the long way.
+            end = data.rfind(b'\n') + 1
+            lines = data[:end] if end < len(data) else data
+            if b'\r' in lines:
+                lines = lines.replace(b'\r\n', b'\n')
+            if b'\r' not in lines and not self._too_long.search(lines):
+                return lines + self._read(data[end:]) if end < len(data) else lines
+        return self._read(data)
+
+    def _read(self, data):
+        """feed's long way: the telnet state machine, byte by special byte."""
         out = []
         pos, end = 0, len(data)
         while pos < end:

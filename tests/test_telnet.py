@@ -203,11 +203,11 @@ def test_feeding_in_any_chunks_gives_the_same_lines(data, cuts, max_line):
 @given(st.lists(st.sampled_from([b'a', b' ', b'\r', b'\n', b'\r\n', b'\0', b'\x08', b'\xc3\xa9']),
                 max_size=60),
        st.lists(st.sampled_from([b'x', b'\r', b'\n', b'\r\n']), max_size=4),
-       st.integers(1, 60))
-def test_plain_lines_give_the_same_lines_whole_or_byte_by_byte(pieces, before, max_line):
+       st.integers(1, 60), st.sampled_from([b'', b'\n', b'\r', b'tail']))
+def test_plain_lines_give_the_same_lines_whole_or_byte_by_byte(pieces, before, max_line, last):
     """Whole lines of plain text may take feed's fast path; one byte at a time never does
-    (but for a lone LF), so the two must agree, whatever came before."""
-    first, data = b''.join(before), b''.join(pieces) + b'\n'
+    (but for a lone LF), so the two must agree, whatever came before or is left after."""
+    first, data = b''.join(before), b''.join(pieces) + last
     whole, bytewise = Telnet(max_line), Telnet(max_line)
     got = whole.feed(first) + whole.feed(data) + whole.finish()
     expected = b''.join(bytewise.feed(bytes((byte,))) for byte in first + data)
