@@ -32,7 +32,6 @@ so chat text costs about the same work.
 import argparse
 import asyncio
 import re
-import resource
 import signal
 import socket
 import unicodedata
@@ -248,6 +247,7 @@ def main(argv=None):
                         help='one transport.write per session per loop iteration')
     parser.add_argument('--uvloop', action='store_true', help='run on uvloop')
     args = parser.parse_args(argv)
+    import resource                    # here, not above: bench/opcodes.py imports this module
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -24,7 +24,7 @@ Where the platforms differ, in one line each:
 - Windows: no poll(), so "select" is the default; select() there is not
   interrupted by Ctrl-C, so the select loop waits at most SIGNAL_CHECK.
 - macOS: poll() reports a client's half-close as POLLHUP with POLLIN, so
-  `readwrite` reads before it believes the hang-up.
+  ReadyLoop.poll has asyncore read before it believes the hang-up.
 """
 
 import asyncore
@@ -54,18 +54,6 @@ LOOPS = [name for name in ('epoll', 'poll') if hasattr(select, name)] + ['select
 HANG_UP = getattr(select, 'POLLRDHUP', 0)
 """Linux: the peer has ended its input. Reported even for a socket the loop does not read,
 so a paced session learns that its client has gone (see ChatSession.handle_hang_up)."""
-
-
-def readwrite(dispatcher, flags):
-    """asyncore.readwrite, except that input that came with a hang-up is read first.
-
-    macOS's poll() reports a client's half-close (as `printf ... | nc` makes)
-    as POLLHUP with POLLIN; asyncore would close before the replies went out.
-    The read finds the end of input itself, and the session ends as after any EOF.
-    """
-    if flags & select.POLLIN:
-        flags &= ~select.POLLHUP
-    asyncore.readwrite(dispatcher, flags)
 
 
 class SocketMap(dict):
@@ -195,19 +183,25 @@ class Loop:
             sessions = self.server.take_pending()
             for session in sessions:
                 if not session.closed:
-                    asyncore.write(session)   # handle_write, with asyncore's error handling
+                    # asyncore.write(session), without the two calls it makes on the way.
+                    _call(session.handle_write, session)
             flushed |= sessions
         return flushed
 
 
-def _urgent(dispatcher):
-    """asyncore's handling of select()'s third list: handle_expt_event, errors handled."""
+def _call(handler, dispatcher):
+    """Call one of dispatcher's handlers as asyncore does: an error goes to handle_error."""
     try:
-        dispatcher.handle_expt_event()
+        handler()
     except (asyncore.ExitNow, KeyboardInterrupt, SystemExit):
         raise
     except Exception:
         dispatcher.handle_error()
+
+
+def _urgent(dispatcher):
+    """asyncore's handling of select()'s third list: handle_expt_event, errors handled."""
+    _call(dispatcher.handle_expt_event, dispatcher)
 
 
 class ReadyLoop(Loop):
@@ -258,12 +252,15 @@ class ReadyLoop(Loop):
             if dispatcher is None:
                 continue
             if flags & HANG_UP and getattr(dispatcher, 'paced', False):
-                try:
-                    dispatcher.handle_hang_up()
-                except Exception:
-                    dispatcher.handle_error()
+                _call(dispatcher.handle_hang_up, dispatcher)
             else:
-                readwrite(dispatcher, flags)
+                if flags & select.POLLIN:
+                    # macOS's poll() reports a client's half-close (`printf ... | nc`) as
+                    # POLLHUP with POLLIN, and asyncore would close before the replies
+                    # went out: the read finds the end of input itself, and the session
+                    # ends as after any EOF.
+                    flags &= ~select.POLLHUP
+                asyncore.readwrite(dispatcher, flags)
             self._touched.add(dispatcher)
 
     def flush(self):

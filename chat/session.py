@@ -369,6 +369,8 @@ class ChatSession(asynchat.async_chat):
 
 def split_lines(data, count):
     """Return (the first count lines of data, the rest): LF-ended lines, as asynchat gets them."""
+    if data.count(b'\n') < count:
+        return data, b''               # the common case: a read of a few lines
     end = -1
     for _ in range(count):
         end = data.find(b'\n', end + 1)

@@ -88,7 +88,9 @@ class Telnet:
             lines = data[:end] if end < len(data) else data
             if b'\r' in lines:
                 lines = lines.replace(b'\r\n', b'\n')
-            if b'\r' not in lines and not self._too_long.search(lines):
+            # A read no longer than the limit holds no line over it: the search is skipped.
+            if b'\r' not in lines and (len(lines) <= self.max_line
+                                       or not self._too_long.search(lines)):
                 return lines + self._read(data[end:]) if end < len(data) else lines
         return self._read(data)
 

@@ -5,7 +5,8 @@ that has one, so `PYTHONPATH=tests/winlike python -m chat` (or pytest) runs on
 an interpreter with what Windows lacks taken away. No Windows machine can be
 had here, so this stands in for the parts of it a Linux process can show:
 
-1. select has no poll() or epoll(), nor their POLL*/EPOLL* constants;
+1. select has no poll() or epoll(), nor their POLL*/EPOLL* constants, and
+   selectors has only its select() selector;
 2. there is no `resource` module (no open-file limit to raise);
 3. a select() wait is not cut short by a signal: SIGINT and SIGTERM are held
    back while it waits and delivered when it returns, as Ctrl-C on Windows;
@@ -23,6 +24,13 @@ import sys
 for _name in list(vars(select)):
     if _name.startswith(('poll', 'epoll', 'POLL', 'EPOLL', 'devpoll', 'kqueue', 'KQ_')):
         delattr(select, _name)
+
+# selectors (imported by socket, so already loaded) chose its default with epoll present.
+import selectors                       # noqa: E402
+for _name in ('PollSelector', 'EpollSelector', 'DevpollSelector', 'KqueueSelector'):
+    if hasattr(selectors, _name):
+        delattr(selectors, _name)
+selectors.DefaultSelector = selectors.SelectSelector
 
 sys.modules['resource'] = None         # `import resource` now raises ImportError
 

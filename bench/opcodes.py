@@ -1,0 +1,131 @@
+"""Python bytecode instructions a server runs per chat line: a figure that does not move.
+
+Timings on a shared machine move by 10% from run to run; this count does not.
+A line goes from one client to the other member of a room, over loopback,
+through a real server whose loop this process turns by hand, and
+`sys.settrace` counts the bytecode instructions (and Python calls) run while
+the loop turns. What the kernel does for the sockets is not in it, nor is what
+runs in C (a `bytes.find`, a `send()`): it is the interpreter's share of the
+work, the part the code decides.
+
+    python bench/opcodes.py            # chat's default loop and naive asyncio, 1000 lines each
+
+chat's loop reads a line in one round and sends the reply at the start of the
+next, then waits; here the second round's wait returns at once, so one empty
+round (counted separately) is taken off. The asyncio yardstick (bench/yardstick.py,
+without --batch) reads and writes in the same iteration of its loop.
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(HERE), HERE]
+
+import yardstick                                      # noqa: E402
+from chat.loop import LOOPS, make_loop                # noqa: E402
+from chat.server import Server                        # noqa: E402
+
+
+class Counter:
+    """Count bytecode instructions and Python calls while `run(function)` runs."""
+
+    def __init__(self):
+        self.opcodes = self.calls = 0
+
+    def _call(self, frame, event, arg):
+        self.calls += 1
+        frame.f_trace_opcodes = True
+        return self._opcode
+
+    def _opcode(self, frame, event, arg):
+        if event == 'opcode':
+            self.opcodes += 1
+        return self._opcode
+
+    def run(self, function):
+        sys.settrace(self._call)
+        try:
+            function()
+        finally:
+            sys.settrace(None)
+
+
+def ping_pong(step, port, lines, counter):
+    """Log two clients into room pm; send lines from one to the other, turning the
+    server's loop with step(), counted by counter while it turns."""
+    clients = [socket.create_connection(('127.0.0.1', port)) for _ in range(2)]
+    for client in clients:
+        client.setblocking(False)
+
+    def until(client, marker, count=None):
+        received = b''
+        while True:
+            try:
+                received += client.recv(65536)
+            except BlockingIOError:
+                pass
+            if marker in received:
+                return
+            # Turned only while something is owed: asyncio's loop would wait for ever.
+            if count is None:
+                step()
+            else:
+                count.run(step)
+
+    for number, client in enumerate(clients):
+        until(client, b'/login')
+        client.send(b'/login u%d\n' % number)
+        until(client, b'Welcome')
+        client.send(b'/pm\n')
+        until(client, b'room pm')
+    sender, receiver = clients
+    for number in range(100 + lines):           # the first 100 warm up, uncounted
+        sender.send(b'ping %d\n' % number)
+        until(receiver, b'ping %d\r\n' % number, counter if number >= 100 else None)
+    for client in clients:
+        client.close()
+
+
+def chat_figures(lines):
+    server = Server(0, '127.0.0.1', login_timeout=0, line_rate=0, max_per_address=0)
+    loop = make_loop(server)       # the platform's default: epoll on Linux
+    counter = Counter()
+    ping_pong(lambda: loop.run_once(0), server.socket.getsockname()[1], lines, counter)
+    empty = Counter()
+    for _ in range(100):
+        empty.run(lambda: loop.run_once(0))
+    server.close()
+    return ((counter.opcodes - empty.opcodes / 100 * lines) / lines,
+            (counter.calls - empty.calls / 100 * lines) / lines)
+
+
+def asyncio_figures(lines):
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    chat = yardstick.Chat(batch=False)
+    server = loop.run_until_complete(
+        loop.create_server(lambda: yardstick.Session(chat), '127.0.0.1', 0))
+    counter = Counter()
+    # One iteration of asyncio's loop; its private name, as no public call runs just one.
+    ping_pong(loop._run_once, server.sockets[0].getsockname()[1], lines, counter)
+    server.close()
+    return counter.opcodes / lines, counter.calls / lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--lines', type=int, default=1000, help='lines counted (default: 1000)')
+    args = parser.parse_args(argv)
+    print('| server | bytecode instructions per line | Python calls per line |')
+    print('|---|---:|---:|')
+    for name, figures in (('chat-' + LOOPS[0], chat_figures), ('asyncio', asyncio_figures)):
+        opcodes, calls = figures(args.lines)
+        print('| %s | %.0f | %.0f |' % (name, opcodes, calls))
+
+
+if __name__ == '__main__':
+    main()
