@@ -573,7 +573,7 @@ def test_a_flood_of_empty_lines_costs_other_users_nothing(program, client):
     p50 = statistics.median(times) * 1000
     print('8 floods of empty lines: ping-pong p50 %.2f ms; the server used %.2f s of CPU '
           'meanwhile' % (p50, busy))
-    # A few ms here; without the turn of 16 lines a round it was 170 to 300 ms.
+    # A few ms here; without the turn of 32 lines a round it was 170 to 300 ms.
     assert p50 < 25
 
 
