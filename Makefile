@@ -64,7 +64,7 @@ bench: $(INSTALLED)
 
 chart: $(INSTALLED)
 	$(PIP) install -e '.[bench]'
-	$(BIN)/python bench/chart.py --sweep --out docs/performance
+	$(BIN)/python bench/chart.py --sweep --runs 3 --out docs/performance
 
 screenshot: $(INSTALLED)
 	$(PIP) install -e '.[screenshot]'

@@ -1,7 +1,7 @@
 """Charts of the benchmarks, as PNG files: from run.py's JSON, or from a scaling sweep.
 
     python bench/chart.py --from results.json --out DIR
-    python bench/chart.py --sweep --out DIR [--servers chat-epoll,asyncio,...]
+    python bench/chart.py --sweep --out DIR [--runs N] [--servers chat-epoll,asyncio,...]
 
 1. `--from` draws run.py's figures (written with `run.py --json`): one bar
    per server for each headline figure, at the median of the runs, with a
@@ -10,8 +10,10 @@
    deliveries per second against the members of the room (100, 300, 1000),
    and the ping-pong round trip (p50) against the idle clients beside it
    (0, 1000, 3000, 5000). One server process per server does all its points.
-   The sweep is kept to about a minute: 50 lines per sender, 500 round
-   trips or 3 seconds a point. Its figures go to DIR/sweep.json too.
+   A run is kept to about a minute: 50 lines per sender, 500 round trips or
+   3 seconds a point. With `--runs N` the servers take turns N times, and
+   each point is the median of its N figures: one run on a shared machine
+   can be twice another. Every figure goes to DIR/sweep.json too.
 
 matplotlib is optional for the project: without it this prints one line and
 exits 1.
@@ -69,28 +71,33 @@ def chart_results(results, out, pyplot):
     return [path]
 
 
-def sweep(servers, python):
-    """Run the scaling sweep.
+def sweep(servers, python, runs=1):
+    """Run the scaling sweep runs times, the servers taking turns.
 
-    Returns {server: {'fanout': {members: figures}, 'pingpong': {idle: figures}}}.
+    Returns {server: {'fanout': {members: [figures, ...]}, 'pingpong': {idle: [figures, ...]}}},
+    one figures dict per run.
     """
-    points = {}
-    for name in servers:
-        server = run.Server(name, python)
-        try:
-            mine = points[name] = {'fanout': {}, 'pingpong': {}}
-            for members in MEMBERS:
-                mine['fanout'][members] = loadgen.fanout(
-                    server.port, clients=members, senders=10, lines=50, pid=server.pid)
-                print('%s fanout %d: %s deliveries/s' % (
-                    name, members, mine['fanout'][members]['deliveries_per_s']), file=sys.stderr)
-            for idle in IDLE:
-                mine['pingpong'][idle] = loadgen.idle_pingpong(
-                    server.port, idle=idle, rounds=500, longest=3.0, pid=server.pid)
-                print('%s pingpong %d idle: p50 %s ms' % (
-                    name, idle, mine['pingpong'][idle]['p50_ms']), file=sys.stderr)
-        finally:
-            server.stop()
+    points = {name: {'fanout': {}, 'pingpong': {}} for name in servers}
+    for number in range(1, runs + 1):
+        for name in servers:
+            mine = points[name]
+            server = run.Server(name, python)
+            try:
+                for members in MEMBERS:
+                    figures = loadgen.fanout(
+                        server.port, clients=members, senders=10, lines=50, pid=server.pid)
+                    mine['fanout'].setdefault(members, []).append(figures)
+                    print('run %d/%d %s fanout %d: %s deliveries/s' % (
+                        number, runs, name, members, figures['deliveries_per_s']),
+                        file=sys.stderr)
+                for idle in IDLE:
+                    figures = loadgen.idle_pingpong(
+                        server.port, idle=idle, rounds=500, longest=3.0, pid=server.pid)
+                    mine['pingpong'].setdefault(idle, []).append(figures)
+                    print('run %d/%d %s pingpong %d idle: p50 %s ms' % (
+                        number, runs, name, idle, figures['p50_ms']), file=sys.stderr)
+            finally:
+                server.stop()
     return points
 
 
@@ -105,8 +112,11 @@ def chart_sweep(points, out, pyplot):
         figure, ax = pyplot.subplots(figsize=(6, 4))
         for name, mine in points.items():
             xs = sorted(mine[scenario], key=int)
-            ax.plot([int(x) for x in xs], [mine[scenario][x][key] for x in xs],
+            ax.plot([int(x) for x in xs],
+                    [statistics.median(f[key] for f in mine[scenario][x]) for x in xs],
                     marker='o', label=name)
+        runs = max(len(figures) for mine in points.values() for figures in mine[scenario].values())
+        ax.set_title('median of %d run(s)' % runs, fontsize=9)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if scenario == 'fanout':
@@ -130,6 +140,8 @@ def main(argv=None):
     parser.add_argument('--out', required=True, metavar='DIR', help='folder for the PNG files')
     parser.add_argument('--servers', default='chat-epoll,asyncio,asyncio-batched,uvloop-batched',
                         help='for --sweep, comma-separated (default: %(default)s)')
+    parser.add_argument('--runs', type=int, default=1,
+                        help='for --sweep, runs of every server; each point is their median')
     parser.add_argument('--python', default=sys.executable,
                         help='interpreter for the servers (default: this one)')
     args = parser.parse_args(argv)
@@ -152,7 +164,7 @@ def main(argv=None):
         if unknown:
             parser.error('unknown server(s): %s' % ', '.join(unknown))
         loadgen.raise_open_file_limit()
-        points = sweep(servers, args.python)
+        points = sweep(servers, args.python, args.runs)
         with open(os.path.join(args.out, 'sweep.json'), 'w') as out:
             json.dump(points, out, indent=1)
         paths = chart_sweep(points, args.out, pyplot)
