@@ -72,14 +72,15 @@ def chart_results(results, out, pyplot):
 
 
 def sweep(servers, python, runs=1):
-    """Run the scaling sweep runs times, the servers taking turns.
+    """Run the scaling sweep runs times, the servers taking turns, in reverse order every
+    other run (the machine's slow spells last minutes: no server always goes first).
 
     Returns {server: {'fanout': {members: [figures, ...]}, 'pingpong': {idle: [figures, ...]}}},
     one figures dict per run.
     """
     points = {name: {'fanout': {}, 'pingpong': {}} for name in servers}
     for number in range(1, runs + 1):
-        for name in servers:
+        for name in (servers if number % 2 else servers[::-1]):
             mine = points[name]
             server = run.Server(name, python)
             try:
@@ -164,6 +165,8 @@ def main(argv=None):
         if unknown:
             parser.error('unknown server(s): %s' % ', '.join(unknown))
         loadgen.raise_open_file_limit()
+        if args.runs < 1:
+            parser.error('--runs must be at least 1')
         points = sweep(servers, args.python, args.runs)
         with open(os.path.join(args.out, 'sweep.json'), 'w') as out:
             json.dump(points, out, indent=1)

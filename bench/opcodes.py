@@ -14,14 +14,17 @@ chat runs as `make bench` runs it, with its limits off (--line-rate 0
 --max-per-address 0), and again with them on, at a line rate so high that no
 line waits: the cost of the limits' bookkeeping to a chat that stays under them.
 
-chat's loop reads a line in one round and sends the reply at the start of the
-next, then waits; here the second round's wait returns at once, so one empty
-round (counted separately) is taken off. The asyncio yardstick (bench/yardstick.py,
-without --batch) reads and writes in the same iteration of its loop.
+chat's loop reads a line in one round and sends it on at the start of the next,
+then waits. Here that wait returns at once, and the loop turns once more before
+the next line: one empty round a line too many, so the count of an empty round
+(taken after the lines, with both clients connected and quiet) is taken off each
+line. The asyncio yardstick (bench/yardstick.py, without --batch) reads and writes
+in one iteration of its loop, and is counted as it is.
 """
 
 import argparse
 import asyncio
+import functools
 import os
 import socket
 import sys
@@ -60,12 +63,13 @@ class Counter:
 
 def ping_pong(step, port, lines, counter):
     """Log two clients into room pm; send lines from one to the other, turning the
-    server's loop with step(), counted by counter while it turns."""
+    server's loop with step(), counted by counter while it turns. Returns the two
+    clients, still connected: the caller closes them."""
     clients = [socket.create_connection(('127.0.0.1', port)) for _ in range(2)]
     for client in clients:
         client.setblocking(False)
 
-    def until(client, marker, count=None):
+    def until(client, marker, counting=None):
         received = b''
         while True:
             try:
@@ -75,10 +79,10 @@ def ping_pong(step, port, lines, counter):
             if marker in received:
                 return
             # Turned only while something is owed: asyncio's loop would wait for ever.
-            if count is None:
+            if counting is None:
                 step()
             else:
-                count.run(step)
+                counting.run(step)
 
     for number, client in enumerate(clients):
         until(client, b'/login')
@@ -90,21 +94,23 @@ def ping_pong(step, port, lines, counter):
     for number in range(100 + lines):           # the first 100 warm up, uncounted
         sender.send(b'ping %d\n' % number)
         until(receiver, b'ping %d\r\n' % number, counter if number >= 100 else None)
-    for client in clients:
-        client.close()
+    return clients
 
 
 def chat_figures(lines, **limits):
     server = Server(0, '127.0.0.1', login_timeout=0, **limits)
     loop = make_loop(server)       # the platform's default: epoll on Linux
+    step = functools.partial(loop.run_once, 0)     # a C callable: no frame of its own
     counter = Counter()
-    ping_pong(lambda: loop.run_once(0), server.socket.getsockname()[1], lines, counter)
+    clients = ping_pong(step, server.socket.getsockname()[1], lines, counter)
+    # An empty round, counted while both clients are still there and quiet.
     empty = Counter()
-    for _ in range(100):
-        empty.run(lambda: loop.run_once(0))
+    empty.run(step)
+    for client in clients:
+        client.close()
     server.close()
-    return ((counter.opcodes - empty.opcodes / 100 * lines) / lines,
-            (counter.calls - empty.calls / 100 * lines) / lines)
+    return ((counter.opcodes - empty.opcodes * lines) / lines,
+            (counter.calls - empty.calls * lines) / lines)
 
 
 def asyncio_figures(lines):
@@ -115,7 +121,9 @@ def asyncio_figures(lines):
         loop.create_server(lambda: yardstick.Session(chat), '127.0.0.1', 0))
     counter = Counter()
     # One iteration of asyncio's loop; its private name, as no public call runs just one.
-    ping_pong(loop._run_once, server.sockets[0].getsockname()[1], lines, counter)
+    clients = ping_pong(loop._run_once, server.sockets[0].getsockname()[1], lines, counter)
+    for client in clients:
+        client.close()
     server.close()
     return counter.opcodes / lines, counter.calls / lines
 
