@@ -33,7 +33,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(HERE), HERE]
 
 import yardstick                                      # noqa: E402
-from chat.loop import LOOPS, make_loop                # noqa: E402
+from chat.limits import Limits                        # noqa: E402
+from chat.loop import LOOPS, capacity, make_loop      # noqa: E402
 from chat.server import Server                        # noqa: E402
 
 
@@ -98,8 +99,9 @@ def ping_pong(step, port, lines, counter):
 
 
 def chat_figures(lines, **limits):
-    server = Server(0, '127.0.0.1', login_timeout=0, **limits)
-    loop = make_loop(server)       # the platform's default: epoll on Linux
+    limits = Limits(login_timeout=0, **limits).capped(capacity(LOOPS[0]))
+    server = Server(0, '127.0.0.1', limits=limits)
+    loop = make_loop(server, LOOPS[0])     # the platform's default: epoll on Linux
     step = functools.partial(loop.run_once, 0)     # a C callable: no frame of its own
     counter = Counter()
     clients = ping_pong(step, server.socket.getsockname()[1], lines, counter)

@@ -13,9 +13,10 @@ import signal
 import socket
 import sys
 
-from .loop import LOOPS, make_loop
-from .server import (LINE_BURST, LINE_RATE, LOGIN_TIMEOUT, MAX_CLIENTS, MAX_PER_ADDRESS,
-                     MAX_QUEUE, Server)
+from .limits import (LINE_BURST, LINE_RATE, LOGIN_TIMEOUT, MAX_CLIENTS, MAX_PER_ADDRESS,
+                     MAX_QUEUE, Limits)
+from .loop import LOOPS, capacity, make_loop
+from .server import Server
 from .telnet import MAX_LINE, clean
 
 log = logging.getLogger('chat')
@@ -194,12 +195,12 @@ def main(argv=None):
                   file=sys.stderr)
             return 1
     open_files = raise_open_file_limit()
+    limits = Limits(max_line=args.max_line, max_queue=args.max_queue,
+                    max_clients=args.max_clients, max_per_address=args.max_per_address,
+                    login_timeout=args.login_timeout, line_rate=args.line_rate,
+                    line_burst=args.line_burst).capped(capacity(args.loop))
     try:
-        server = Server(args.port, args.host, max_line=args.max_line,
-                        max_queue=args.max_queue, max_clients=args.max_clients,
-                        login_timeout=args.login_timeout, line_rate=args.line_rate,
-                        line_burst=args.line_burst, max_per_address=args.max_per_address,
-                        motd=motd)
+        server = Server(args.port, args.host, limits=limits, motd=motd)
     except (OSError, UnicodeError) as error:      # UnicodeError: a host name IDNA rejects
         print('%s: %s' % (PROG, describe(error, args.host, args.port)), file=sys.stderr)
         return 1
@@ -213,13 +214,13 @@ def main(argv=None):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), stop)
     log.info('listening on %s', server.address)
-    if server.max_clients < args.max_clients:
+    if limits.max_clients < args.max_clients:
         log.info('the %s loop watches at most %d connections: --max-clients lowered to %d',
-                 loop.name, server.max_clients, server.max_clients)
-    if open_files is not None and open_files - RESERVED_FILES < server.max_clients:
+                 loop.name, limits.max_clients, limits.max_clients)
+    if open_files is not None and open_files - RESERVED_FILES < limits.max_clients:
         log.warning('the open-file limit (%d) allows about %d connections, fewer than '
                     '--max-clients (%d)', open_files, max(open_files - RESERVED_FILES, 0),
-                    server.max_clients)
+                    limits.max_clients)
     loop.run()
     log.info('stopped')
     return 0

@@ -9,7 +9,8 @@ module offers that loop and a faster one over the same map and dispatchers:
 - "select": the round of `asyncore.loop()` (`asyncore.poll`): the design's
   loop, and the only one on Windows, which has no poll(). select() watches
   no descriptor above 1023 (on Windows, CPython's select() takes no more than
-  512 sockets), so this loop lowers the server's `max_clients` to SELECT_LIMIT.
+  512 sockets), so a server run by this loop takes at most SELECT_LIMIT
+  connections (`capacity`).
 - "epoll" (Linux) and "poll" (Linux, macOS): each socket is registered once;
   a dispatcher is asked readable()/writable() again only after something
   happened to it (an event, output queued for it, being added), so a round
@@ -31,10 +32,10 @@ import asyncore
 import select
 import socket
 import sys
-import time
 
-TICK = 30.0
-"""Longest wait for events; stop() and the server's deadlines wake the loop sooner."""
+LONGEST_WAIT = 30.0
+"""Seconds a round waits for events at most; stop() and the server's deadlines wake it
+sooner."""
 
 GRACE = 2.0
 """Seconds allowed, at shutdown, to send what sessions have queued."""
@@ -53,7 +54,7 @@ LOOPS = [name for name in ('epoll', 'poll') if hasattr(select, name)] + ['select
 
 HANG_UP = getattr(select, 'POLLRDHUP', 0)
 """Linux: the peer has ended its input. Reported even for a socket the loop does not read,
-so a paced session learns that its client has gone (see ChatSession.handle_hang_up)."""
+so a channel holding its lines learns that its client has gone (Channel.handle_hang_up)."""
 
 
 class SocketMap(dict):
@@ -106,32 +107,32 @@ class Loop:
     """asyncore.loop(), the design's loop over select(), with deadlines, flushing, a clean stop."""
 
     name = 'select'
-    capacity = SELECT_LIMIT
-    """Connections this loop can watch, or None for as many as the system allows."""
 
     def __init__(self, server):
         self.server = server
         self.map = server.map
         self._stopping = False
         self._waker = Waker(self.map)
-        if self.capacity is not None and server.max_clients > self.capacity:
-            server.max_clients = self.capacity
+        most = capacity(self.name)
+        if most is not None and server.limits.max_clients > most:
+            # The limits are made before the server: Limits.capped(capacity(name)).
+            raise ValueError('the %s loop watches at most %d connections' % (self.name, most))
 
     def run(self):
         """Run until stop(); then shut the server down, flushing for at most GRACE seconds."""
         try:
             while not self._stopping:
-                self.run_once(TICK)
+                self.run_once(LONGEST_WAIT)
             self.server.shutdown()
-            deadline = time.monotonic() + GRACE
+            deadline = self.server.clock() + GRACE
             while True:
-                timeout = self._prepare(deadline - time.monotonic())
+                timeout = self._prepare(deadline - self.server.clock())
                 if not self.server.sessions or timeout <= 0:
                     break
                 self.poll(timeout)
             for session in list(self.server.sessions):
                 session.give_up(GRACE)
-            self.server.tick(time.monotonic())
+            self.server.tick(self.server.clock())
         finally:
             asyncore.close_all(self.map)
 
@@ -147,7 +148,7 @@ class Loop:
 
     def _prepare(self, longest):
         """Act on the server's deadlines and send what is queued; return how long to wait."""
-        now = time.monotonic()
+        now = self.server.clock()
         due = self.server.tick(now)
         self.flush()
         return max(0, longest if due is None else min(longest, due - now))
@@ -178,14 +179,13 @@ class Loop:
 
     def flush(self):
         """Send what each session queued this round; return those sessions."""
-        flushed = set()
-        while self.server.pending:     # a session closed here may queue notices for others
-            sessions = self.server.take_pending()
-            for session in sessions:
-                if not session.closed:
-                    # asyncore.write(session), without the two calls it makes on the way.
-                    _call(session.handle_write, session)
-            flushed |= sessions
+        dirty, flushed = self.server.dirty, []
+        while dirty:                   # a session closed here may queue notices for others
+            session = dirty.pop()
+            if not session.closed:
+                # asyncore.write(session), without the two calls it makes on the way.
+                _call(session.handle_write, session)
+            flushed.append(session)
         return flushed
 
 
@@ -207,11 +207,9 @@ def _urgent(dispatcher):
 class ReadyLoop(Loop):
     """A loop over epoll or poll that asks only the dispatchers something happened to."""
 
-    capacity = None
-
     def __init__(self, server, name):
-        super().__init__(server)
         self.name = name
+        super().__init__(server)
         # epoll's event bits are poll's on Linux, so asyncore.readwrite reads both.
         if name == 'epoll':
             self._poller = select.epoll()
@@ -251,7 +249,11 @@ class ReadyLoop(Loop):
             dispatcher = self.map.get(fd)
             if dispatcher is None:
                 continue
-            if flags & HANG_UP and getattr(dispatcher, 'paced', False):
+            if flags == select.POLLIN and dispatcher.connected:
+                # A session's input, the common event: asyncore.readwrite(dispatcher,
+                # flags), without the two calls it makes on the way to handle_read.
+                _call(dispatcher.handle_read, dispatcher)
+            elif flags & HANG_UP and getattr(dispatcher, 'holding', False):
                 _call(dispatcher.handle_hang_up, dispatcher)
             else:
                 if flags & select.POLLIN:
@@ -264,10 +266,10 @@ class ReadyLoop(Loop):
             self._touched.add(dispatcher)
 
     def flush(self):
-        sessions = super().flush()
-        self._touched.update(sessions)
+        flushed = super().flush()
+        self._touched.update(flushed)
         self._update_interest()
-        return sessions
+        return flushed
 
     def _update_interest(self):
         """Ask the touched dispatchers what they wait for; tell the poller what changed."""
@@ -278,7 +280,7 @@ class ReadyLoop(Loop):
             flags = 0
             if dispatcher.readable():
                 flags = select.POLLIN | select.POLLPRI
-            elif getattr(dispatcher, 'paced', False):
+            elif getattr(dispatcher, 'holding', False):
                 flags = HANG_UP        # not reading, but told if the client goes
             if dispatcher.writable() and not dispatcher.accepting:
                 flags |= select.POLLOUT
@@ -294,6 +296,11 @@ class ReadyLoop(Loop):
             self.map.watcher = None
             if self.name == 'epoll':
                 self._poller.close()   # an epoll object holds a descriptor; poll's does not
+
+
+def capacity(name):
+    """Connections the loop called name can watch, or None for as many as the system allows."""
+    return SELECT_LIMIT if name == 'select' else None
 
 
 def make_loop(server, name=LOOPS[0]):

@@ -14,7 +14,8 @@ import collections
 import unicodedata
 
 from .commands import CommandHandler, EndSession
-from .session import encode, nickname_key, push_to_all
+from .channel import encode, push_to_all
+from .session import nickname_key
 
 MAX_NICKNAME = 20
 NICKNAME_RULE = ('A nickname is 1 to %d characters, all visible: no spaces, no ":", '
@@ -78,7 +79,7 @@ class Room(CommandHandler):
         if name == old:
             session.push('You are %s already.' % name)
             return
-        if not self.claim(session, name):
+        if not self.check_nickname(session, name):
             return
         del self.server.users[nickname_key(old)]
         self.server.users[nickname_key(name)] = session
@@ -86,8 +87,8 @@ class Room(CommandHandler):
         session.push('You are now %s.' % name)
         self.broadcast('%s is now known as %s.' % (old, name), sender=session)
 
-    def claim(self, session, name):
-        """Whether session may take the nickname name; if not, tell it why."""
+    def check_nickname(self, session, name):
+        """Whether session may take the nickname name: True, or False once it is told why."""
         if not valid_nickname(name):
             session.push(NICKNAME_RULE)
             return False
@@ -153,7 +154,7 @@ class Hall(Room):
             self.usage(session, 'login')
             return
         name = unicodedata.normalize('NFC', line)
-        if not self.claim(session, name):
+        if not self.check_nickname(session, name):
             return
         session.client_name = name
         self.server.users[nickname_key(name)] = session

@@ -5,16 +5,16 @@ owns what sessions share: `users` (every logged-in user's session, by
 nickname), the hall and the three chat rooms. Everything lives in one socket
 map, passed explicitly, so two servers can run in one process.
 
-It also keeps the limits that protect everyone (docs/protocol.md): how many
-clients may connect, and from one address; how long one may take to log in;
-how fast one may send lines; how long a closing one may take to drain; and,
-through its sessions, how much input and output each may hold. The loop calls
-`tick` between rounds of events to act on their deadlines. Whatever the server
-holds for a session it lets go of in `forget`, which every close goes through.
+It also keeps the limits that protect everyone (docs/protocol.md), one
+`Limits` value, with the mechanisms of chat/limits.py: the deadlines its
+sessions wait for (a turn, the line rate, the time to log in, the end of an
+orderly close) and the log of refused connections, all counted by one clock.
+The loop calls `tick(now)` between rounds to act on what is due. Whatever the
+server holds for a session it lets go of in `forget`, which every close goes
+through.
 """
 
 import asyncore
-import collections
 import errno
 import ipaddress
 import logging
@@ -23,10 +23,11 @@ import socket
 import sys
 import time
 
+from .channel import discard_input, encode, format_address
+from .limits import Deadlines, Limits, Refusals
 from .loop import SocketMap
 from .rooms import ChatRoom, Hall
-from .session import LINGER, ChatSession, discard_input, encode, format_address
-from .telnet import MAX_LINE
+from .session import ChatSession
 
 log = logging.getLogger('chat')
 
@@ -35,27 +36,6 @@ BACKLOG = socket.SOMAXCONN
 
 ACCEPTS = 64
 """Connections accepted per readable event at most, so a storm is taken in batches."""
-
-MAX_QUEUE = 64 * 1024
-"""Bytes of output the kernel has not taken that a session may hold before it is cut."""
-
-MAX_CLIENTS = 10000
-"""Connections at once, logged in or not."""
-
-MAX_PER_ADDRESS = 64
-"""Connections at once from one IPv4 address or IPv6 /64; 0 for no limit."""
-
-LOGIN_TIMEOUT = 300
-"""Seconds a connection may take to log in; 0 for no limit."""
-
-LINE_RATE = 5.0
-"""Lines a second a client may send once its burst is spent; 0 for no limit."""
-
-LINE_BURST = 20
-"""Lines a client may send at once."""
-
-REFUSAL_LOG_EVERY = 1.0
-"""Seconds between two log lines about refused connections at most."""
 
 OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, getattr(errno, 'WSAEMFILE', errno.EMFILE)}
 """accept()'s errors when no descriptor is left (Winsock's own number on Windows)."""
@@ -90,20 +70,13 @@ class Server(asyncore.dispatcher):
 
     channel_class = ChatSession
 
-    def __init__(self, port, host, map=None, max_line=MAX_LINE, max_queue=MAX_QUEUE,
-                 max_clients=MAX_CLIENTS, login_timeout=LOGIN_TIMEOUT, line_rate=LINE_RATE,
-                 line_burst=LINE_BURST, max_per_address=MAX_PER_ADDRESS, motd=()):
+    def __init__(self, port, host, map=None, limits=Limits(), motd=(), clock=time.monotonic):
         self.map = SocketMap() if map is None else map
         self._spare = open(os.devnull, 'rb')   # a descriptor kept for refuse_without_descriptors
         asyncore.dispatcher.__init__(self, map=self.map)
-        self.max_line = max_line
-        self.max_queue = max_queue
-        self.max_clients = max_clients
-        self.login_timeout = login_timeout
-        self.line_rate = line_rate
-        self.line_burst = line_burst
-        self.max_per_address = max_per_address
+        self.limits = limits
         self.motd = list(motd)         # lines shown after every login
+        self.clock = clock             # what every deadline and the line rate count by
         family, address = resolve(host, port)
         self.create_socket(family, socket.SOCK_STREAM)
         try:
@@ -123,18 +96,15 @@ class Server(asyncore.dispatcher):
         self.python = ChatRoom(self, 'python')
         self.write = ChatRoom(self, 'write')
         self.pm = ChatRoom(self, 'pm')
-        self.pending = set()           # sessions for the loop to send to, or ask again
-        self._addresses = {}           # address_key -> its open sessions
-        self._aborted = []             # sessions to close at the next tick
-        self._next_round = {}          # sessions with lines left for the next round
-        # Deadlines, session -> when. Each kind is always the same delay after now,
-        # so insertion order is deadline order, and the first is the next due.
-        # (OrderedDict: taking from the front of a plain dict gets slower and slower.)
-        self._newcomers = collections.OrderedDict()   # login deadline
-        self._paced = collections.OrderedDict()       # when the line rate allows more
-        self._lingering = collections.OrderedDict()   # when a close still sending gives up
-        self._refused = 0              # refusals not logged yet (see refuse)
-        self._refusal_logged = -REFUSAL_LOG_EVERY
+        self.dirty = set()             # sessions changed this round: the loop sends, asks again
+        self._addresses = {}           # address_key -> how many sessions it has open
+        self._closing_soon = []        # sessions to close at the next tick
+        # What each session may be waiting for, each kind always the same delay away.
+        self.turns = Deadlines(0)                          # a turn, for lines past TURN
+        self.paced = Deadlines(1 / limits.line_rate if limits.line_rate else 0)   # the rate
+        self.logins = Deadlines(limits.login_timeout)      # the end of the time to log in
+        self.lingering = Deadlines(limits.linger)          # the end of an orderly close
+        self.refusals = Refusals()
 
     @property
     def address(self):
@@ -152,49 +122,34 @@ class Server(asyncore.dispatcher):
                 return
             if pair is None:           # none waiting, or one that left before it was accepted
                 return
-            self.admit(*pair)
+            self.handle_accepted(*pair)
 
-    def admit(self, conn, addr):
+    def handle_accepted(self, sock, addr):
         """Make a session of a new connection, or refuse it if the limits say so."""
-        if len(self.sessions) >= self.max_clients:
-            self.refuse(conn, addr, FULL, 'server full (%d clients)' % self.max_clients)
+        if len(self.sessions) >= self.limits.max_clients:
+            self.refuse(sock, addr, FULL, 'server full (%d clients)' % self.limits.max_clients)
             return
         key = address_key(addr[0])
         same = self._addresses.get(key, 0)
-        if self.max_per_address and same >= self.max_per_address:
-            self.refuse(conn, addr, TOO_MANY, 'too many connections from %s (%d)' % (key, same))
+        if self.limits.max_per_address and same >= self.limits.max_per_address:
+            self.refuse(sock, addr, TOO_MANY, 'too many connections from %s (%d)' % (key, same))
             return
-        session = self.channel_class(self, conn)
+        session = self.channel_class(self, sock)
         session.address_key = key
         self._addresses[key] = same + 1
         self.sessions.add(session)
-        if self.login_timeout:
-            self._newcomers[session] = session.started + self.login_timeout
+        if self.limits.login_timeout:
+            self.logins.add(session, self.clock())
 
-    def refuse(self, conn, addr, reply, reason):
-        """Tell a newcomer why it cannot stay, and close the connection.
-
-        The log says so at most once every REFUSAL_LOG_EVERY seconds, with the
-        count of the others, so that a storm of refusals cannot flood it.
-        """
+    def refuse(self, sock, addr, reply, reason):
+        """Tell a newcomer why it cannot stay, close the connection, and log it (`Refusals`)."""
         try:
-            conn.send(encode(reply))
+            sock.send(encode(reply))
         except OSError:
             pass                       # gone already: nothing to tell
-        discard_input(conn)
-        conn.close()
-        now = time.monotonic()
-        if now - self._refusal_logged < REFUSAL_LOG_EVERY:
-            self._refused += 1
-            return
-        self._log_refusals()
-        self._refusal_logged = now
-        log.info('%s refused: %s', format_address(addr), reason)
-
-    def _log_refusals(self):
-        if self._refused:
-            log.info('%d more connections refused', self._refused)
-            self._refused = 0
+        discard_input(sock)
+        sock.close()
+        self.refusals.refused(format_address(addr), reason, self.clock())
 
     def refuse_without_descriptors(self):
         """Out of file descriptors: free the spare one to accept and refuse a newcomer.
@@ -210,36 +165,15 @@ class Server(asyncore.dispatcher):
         finally:
             self._spare = open(os.devnull, 'rb')
 
-    def take_pending(self):
-        """Return the sessions that queued output since the last call, for the loop to send."""
-        pending, self.pending = self.pending, set()
-        return pending
-
-    def abort(self, session):
+    def close_soon(self, session):
         """Have the next tick close session (a session may not close itself mid-broadcast)."""
-        self._aborted.append(session)
-
-    def pace(self, session, seconds):
-        """Have session handle its held lines in seconds, when the line rate allows them."""
-        self._next_round.pop(session, None)       # the rate, not the turn, decides now
-        self._paced.pop(session, None)            # so that the order stays deadline order
-        self._paced[session] = time.monotonic() + seconds
-
-    def next_round(self, session):
-        """Have session handle the rest of its lines at the next tick (see TURN)."""
-        self._next_round[session] = None
-
-    def linger(self, session, seconds):
-        """Give a closing session seconds to send what it owes; then it is cut."""
-        self._lingering[session] = time.monotonic() + seconds
+        self._closing_soon.append(session)
 
     def forget(self, session):
         """Let go of everything held for a session that has closed, however it closed."""
         self.sessions.discard(session)
-        self._newcomers.pop(session, None)
-        self._paced.pop(session, None)
-        self._next_round.pop(session, None)
-        self._lingering.pop(session, None)
+        for deadlines in (self.turns, self.paced, self.logins, self.lingering):
+            deadlines.discard(session)
         key = session.address_key
         if key is not None:
             self._addresses[key] -= 1
@@ -247,32 +181,28 @@ class Server(asyncore.dispatcher):
                 del self._addresses[key]
 
     def tick(self, now):
-        """Act on what is due: aborted sessions, held lines, late logins, slow closes.
+        """Act on what is due: closes, held lines, late logins, slow closes, the refusal log.
 
         Returns when the next deadline falls, or None if there is none.
         """
-        while self._aborted:
-            self._aborted.pop().handle_close()
-        if not (self._next_round or self._paced or self._newcomers or self._lingering
-                or self._refused):
+        while self._closing_soon:
+            self._closing_soon.pop().handle_close()
+        if not (self.turns or self.paced or self.logins or self.lingering
+                or self.refusals.unlogged):
             return None                # the common case, every round: nothing is waiting
-        turns, self._next_round = list(self._next_round), {}
-        for session in turns + _due(self._paced, now):
+        for session in self.turns.pop_due(now) + self.paced.pop_due(now):
             session.resume()
-        for session in _due(self._newcomers, now):
+        for session in self.logins.pop_due(now):
             if not (session.client_name or session.closed):
-                session.time_out(self.login_timeout)
-        for session in _due(self._lingering, now):
-            session.give_up(LINGER)
-        if self._refused and now - self._refusal_logged >= REFUSAL_LOG_EVERY:
-            self._log_refusals()
-        if self._aborted or self._next_round:
+                session.time_out(self.limits.login_timeout)
+        for session in self.lingering.pop_due(now):
+            session.give_up(self.limits.linger)
+        self.refusals.tick(now)
+        if self._closing_soon:
             return now
-        firsts = [next(iter(deadlines.values()))
-                  for deadlines in (self._paced, self._newcomers, self._lingering) if deadlines]
-        if self._refused:
-            firsts.append(self._refusal_logged + REFUSAL_LOG_EVERY)
-        return min(firsts) if firsts else None
+        waiting = (self.turns, self.paced, self.logins, self.lingering, self.refusals)
+        return min((when for when in (each.next_due() for each in waiting) if when is not None),
+                   default=None)
 
     def handle_error(self):
         """Log the error; the server goes on listening (asyncore's default would close it)."""
@@ -285,7 +215,7 @@ class Server(asyncore.dispatcher):
     def shutdown(self):
         """Stop listening; tell every session, and close each once its output is sent."""
         self.close()
-        self._log_refusals()
+        self.refusals.flush()
         for session in list(self.sessions):
             session.push('The server is shutting down. Goodbye!')
             session.close_when_done('server shutting down')
@@ -293,15 +223,3 @@ class Server(asyncore.dispatcher):
     def close(self):
         asyncore.dispatcher.close(self)
         self._spare.close()
-
-
-def _due(deadlines, now):
-    """Take the sessions whose deadline has come out of deadlines (oldest first); return them."""
-    due = []
-    while deadlines:
-        session, deadline = next(iter(deadlines.items()))
-        if deadline > now:
-            break
-        del deadlines[session]
-        due.append(session)
-    return due

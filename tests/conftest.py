@@ -21,7 +21,8 @@ import time
 import pytest
 from hypothesis import settings
 
-from chat.loop import LOOPS, make_loop
+from chat.limits import Limits
+from chat.loop import LOOPS, capacity, make_loop
 from chat.server import Server
 from chat.session import ChatSession
 
@@ -83,10 +84,14 @@ class StrictServer(Server):
 
 
 class ServerThread:
-    """A server (a StrictServer unless told) on 127.0.0.1, port 0, its loop in a thread."""
+    """A server (a StrictServer unless told) on 127.0.0.1, port 0, its loop in a thread.
 
-    def __init__(self, server_class=StrictServer, loop=LOOPS[0], prepare=None, **options):
-        self.server = server_class(0, '127.0.0.1', **options)
+    Keyword arguments are its limits (`Limits`), capped at what the loop can watch.
+    """
+
+    def __init__(self, server_class=StrictServer, loop=LOOPS[0], prepare=None, **limits):
+        limits = Limits(**limits).capped(capacity(loop))
+        self.server = server_class(0, '127.0.0.1', limits=limits)
         self.port = self.server.socket.getsockname()[1]
         self.loop = make_loop(self.server, loop)
         if prepare is not None:

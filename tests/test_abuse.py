@@ -18,8 +18,8 @@ from conftest import (READY_LOOPS, TIMEOUT, Client, ServerThread, SmallSendBuffe
                       StrictSession, needs_other_loopbacks, reset)
 
 from chat.loop import HANG_UP, LOOPS
-from chat.server import MAX_PER_ADDRESS, address_key
-from chat.session import LINGER
+from chat.limits import LINGER, MAX_PER_ADDRESS
+from chat.server import address_key
 
 MiB = 1024 * 1024
 
@@ -281,12 +281,10 @@ def test_end_of_input_logs_out_at_once_and_closes_within_linger(program, client)
 
 @ONE_LOOP
 def test_a_client_that_never_reads_after_logout_is_closed_within_linger(
-        loop_name, caplog, monkeypatch):
-    """With LINGER made 1 s, so as not to wait 10 s again (the test above waits them)."""
-    monkeypatch.setattr('chat.session.LINGER', 1.0)
-    monkeypatch.setattr('chat.server.LINGER', 1.0)
+        loop_name, caplog):
+    """With a linger of 1 s, so as not to wait 10 s again (the test above waits them)."""
     caplog.set_level(logging.INFO, logger='chat')
-    running = ServerThread(loop=loop_name, line_rate=0, max_queue=256 * MiB)
+    running = ServerThread(loop=loop_name, line_rate=0, max_queue=256 * MiB, linger=1.0)
     sluggard, talker = Client(running.port), Client(running.port)
     try:
         sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -333,10 +331,13 @@ def test_sessions_closed_at_the_end_of_the_shutdown_grace_are_logged(loop_name, 
 
 
 class FailingSend(StrictSession):
-    """Simulated: a send error no loopback socket gives (EIO), as some systems can."""
+    """Simulated: a send error no loopback socket gives (EIO), as some systems can, when
+    the login timeout's goodbye is sent."""
 
     def send(self, data):
-        raise OSError(5, 'Input/output error')
+        if b'timeout' in data:
+            raise OSError(5, 'Input/output error')
+        return super().send(data)
 
 
 def test_an_unusual_send_error_at_a_login_timeout_closes_only_that_session(loop_name):
@@ -344,7 +345,8 @@ def test_an_unusual_send_error_at_a_login_timeout_closes_only_that_session(loop_
     running.server.channel_class = FailingSend
     doomed = Client(running.port)
     try:
-        time.sleep(0.6)                # the timeout's goodbye fails to go out
+        doomed.expect('/login')
+        assert doomed.read_to_close() == []    # the timeout's goodbye failed to go out
         running.server.channel_class = StrictSession
         other = Client(running.port)
         other.expect('/login')
@@ -643,7 +645,7 @@ def test_every_kind_of_close_leaves_nothing_behind(loop_name):
             assert time.monotonic() < deadline, 'sessions left: %r' % server.sessions
             time.sleep(0.05)
         time.sleep(0.2)
-        assert (server.users, server._addresses, server._newcomers, server._paced,
-                server._next_round, server._lingering) == ({}, {}, {}, {}, {}, {})
+        assert (server.users, server._addresses, len(server.logins), len(server.paced),
+                len(server.turns), len(server.lingering)) == ({}, {}, 0, 0, 0, 0)
     finally:
         running.stop()

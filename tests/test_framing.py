@@ -12,6 +12,7 @@ from conftest import StrictServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chat.limits import Limits
 from chat.telnet import AYT_REPLY
 
 TOKENS = [
@@ -57,7 +58,7 @@ def replay(chunks):
     and what a listener in the same room received).
     """
     sockets = {}
-    server = StrictServer(0, '127.0.0.1', map=sockets, max_line=32)
+    server = StrictServer(0, '127.0.0.1', map=sockets, limits=Limits(max_line=32))
     port = server.socket.getsockname()[1]
     listener = socket.create_connection(('127.0.0.1', port))
     fuzz = socket.create_connection(('127.0.0.1', port))

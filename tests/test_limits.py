@@ -1,11 +1,15 @@
 """The limits that protect everyone: slow readers, too many clients, late logins, and the log."""
 
+import asyncore
 import logging
 import socket
 import threading
 
 import pytest
-from conftest import TIMEOUT, Client, ServerThread, reset
+from conftest import TIMEOUT, Client, ServerThread, StrictServer, reset
+
+from chat.limits import Deadlines, Limits, Refusals, TokenBucket
+from chat.loop import LOOPS, capacity, make_loop
 
 
 @pytest.fixture
@@ -123,3 +127,140 @@ def test_every_close_is_logged_once_with_its_reason(caplog, loop_name):
     assert sum('refused: server full' in line for line in closes) == 1
     assert len(closes) == 6
     assert not [record for record in caplog.records if record.exc_info]
+
+
+# ---- the mechanisms of chat/limits.py, told the time: no sockets, no sleeps
+
+def test_a_token_bucket_allows_its_burst_at_once_then_its_rate():
+    bucket = TokenBucket(rate=5, burst=20, now=100.0)
+    assert [bucket.take(100.0) for _ in range(21)] == [True] * 20 + [False]
+    assert not bucket.take(100.1)                  # half a token back: not yet
+    assert bucket.take(100.2)                      # one line every 1/5 s
+    assert not bucket.take(100.2)
+
+
+def test_a_token_bucket_refills_to_its_burst_and_no_further():
+    bucket = TokenBucket(rate=5, burst=20, now=0.0)
+    for _ in range(20):
+        bucket.take(0.0)
+    assert sum(bucket.take(3600.0) for _ in range(30)) == 20   # an hour idle: one burst
+
+
+def test_deadlines_fall_due_a_fixed_delay_after_each_was_added_first_due_first():
+    deadlines = Deadlines(10)
+    deadlines.add('a', 0)
+    deadlines.add('b', 3)
+    deadlines.add('c', 5)
+    deadlines.add('a', 6)                          # a starts again, behind c
+    assert deadlines.next_due() == 13
+    assert deadlines.pop_due(12.9) == []
+    assert deadlines.pop_due(15) == ['b', 'c']
+    deadlines.discard('a')
+    deadlines.discard('a')                         # not waiting: nothing to do
+    assert (len(deadlines), deadlines.next_due(), deadlines.pop_due(1e9)) == (0, None, [])
+
+
+def test_refusals_are_logged_once_a_second_with_a_count_of_the_rest(caplog):
+    caplog.set_level(logging.INFO, logger='chat')
+    refusals = Refusals(every=1.0)
+    refusals.refused('10.0.0.1:1', 'server full', now=50.0)
+    for n in range(99):
+        refusals.refused('10.0.0.1:%d' % n, 'server full', now=50.5)
+    assert refusals.next_due() == 51.0
+    refusals.tick(50.9)
+    refusals.tick(51.0)
+    refusals.refused('10.0.0.2:1', 'too many connections', now=51.5)
+    assert [record.getMessage() for record in caplog.records] == [
+        '10.0.0.1:1 refused: server full', '99 more connections refused',
+        '10.0.0.2:1 refused: too many connections']
+    assert refusals.next_due() is None
+
+
+def test_limits_are_one_value_capped_without_changing_the_original():
+    limits = Limits(max_clients=5000, line_rate=0)
+    assert limits.capped(1000) == Limits(max_clients=1000, line_rate=0)
+    assert limits.capped(None) is limits.capped(9999) is limits
+    assert limits.max_clients == 5000
+
+
+class Clock:
+    """A clock a test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def stepped():
+    """A server on a clock of the test's, its loop turned by hand; and a client factory."""
+    clock = Clock()
+    servers = []
+
+    def start(**limits):
+        server = StrictServer(0, '127.0.0.1', limits=Limits(**limits).capped(
+            capacity(LOOPS[0])), clock=clock)
+        loop = make_loop(server, LOOPS[0])
+        servers.append(server)
+        return server, loop, clock
+
+    yield start
+    for server in servers:
+        asyncore.close_all(server.map)
+
+
+def turn(loop, client, text):
+    """Turn the loop until client has received a line carrying text; return that line."""
+    client.sock.setblocking(False)
+    for _ in range(1000):
+        loop.run_once(0)
+        try:
+            client._fill()
+        except BlockingIOError:
+            continue
+        while b'\r\n' in client.buffer:
+            line = client.line()
+            if text in line:
+                return line
+    raise AssertionError('no line carrying %r' % text)
+
+
+def test_the_login_deadline_falls_on_the_servers_clock(stepped):
+    server, loop, clock = stepped(login_timeout=300)
+    idler = Client(server.socket.getsockname()[1])
+    try:
+        turn(loop, idler, '/login')
+        clock.now += 299.9
+        loop.run_once(0)
+        assert server.sessions and not server.logins.pop_due(clock.now)
+        clock.now += 0.1
+        assert 'timeout' in turn(loop, idler, 'timeout')
+    finally:
+        idler.close()
+
+
+def test_the_line_rate_counts_by_the_servers_clock(stepped):
+    server, loop, clock = stepped(line_rate=5, line_burst=20)
+    port = server.socket.getsockname()[1]
+    talker, listener = Client(port), Client(port)
+    try:
+        for client, name in ((talker, 'talker'), (listener, 'listener')):
+            turn(loop, client, '/login')
+            client.send('/login ' + name)
+            turn(loop, client, 'Commands here')
+            client.send('/python')
+            turn(loop, client, 'room python')
+        talker.send(''.join('line %d\r\n' % n for n in range(1, 30)))
+        # 2 of the burst of 20 went to /login and /python: 18 pass at once.
+        assert turn(loop, listener, 'line 18') == 'talker: line 18'
+        for _ in range(10):
+            loop.run_once(0)
+        with pytest.raises(BlockingIOError):
+            listener._fill()                       # line 19 waits for the rate
+        clock.now += 0.2
+        assert turn(loop, listener, 'line') == 'talker: line 19'
+    finally:
+        talker.close()
+        listener.close()

@@ -7,7 +7,8 @@ import time
 import pytest
 from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, Client, ServerThread
 
-from chat.loop import GRACE, make_loop
+from chat.limits import Limits
+from chat.loop import GRACE, capacity, make_loop
 from chat.server import Server
 
 
@@ -102,7 +103,7 @@ def tcp_pair():
 @pytest.fixture
 def bare_loop(loop_name):
     """A loop over a server's map, stepped by hand; the server only provides the map."""
-    server = Server(0, '127.0.0.1')
+    server = Server(0, '127.0.0.1', limits=Limits().capped(capacity(loop_name)))
     loop = make_loop(server, loop_name)
     yield loop
     asyncore.close_all(server.map)

@@ -97,7 +97,7 @@ def test_select_loop_caps_max_clients_at_what_select_can_watch():
     running = ServerThread(loop='select', max_clients=SELECT_LIMIT * 10)
     client = Client(running.port)
     try:
-        assert running.server.max_clients == SELECT_LIMIT < 1024
+        assert running.server.limits.max_clients == SELECT_LIMIT < 1024
         client.expect('/login')
         assert client.ask('/login alice')[0].startswith('Welcome, alice')
     finally:

@@ -13,7 +13,7 @@ import tracemalloc
 import pytest
 from conftest import OTHER_LOOPBACKS, TIMEOUT, Client, ServerThread, SmallSendBuffer, reset
 
-from chat.server import MAX_QUEUE
+from chat.limits import MAX_QUEUE
 
 MiB = 1024 * 1024
 

@@ -17,7 +17,8 @@ import time
 from PIL import ImageGrab
 
 from chat.client import ChatClient, tk
-from chat.loop import make_loop
+from chat.limits import Limits
+from chat.loop import LOOPS, capacity, make_loop
 from chat.server import Server
 
 
@@ -41,9 +42,9 @@ def say(sock, text):
 
 
 def main(path):
-    server = Server(0, '127.0.0.1')
+    server = Server(0, '127.0.0.1', limits=Limits().capped(capacity(LOOPS[0])))
     port = server.socket.getsockname()[1]
-    loop = make_loop(server)
+    loop = make_loop(server, LOOPS[0])
     threading.Thread(target=loop.run, daemon=True).start()
 
     root = tk.Tk()

@@ -1,0 +1,360 @@
+"""`Channel`: the machinery beneath the design's session, as a layer of its own.
+
+asyncore and asynchat are built in layers, each readable on its own:
+`asyncore.dispatcher` is a socket in the loop, and `asynchat.async_chat` adds
+input split at a terminator and output pushed. The design's ChatSession sits
+on async_chat. A server on a real network needs more beneath it than
+async_chat gives, and `Channel` is that layer:
+
+    asyncore.dispatcher -> asynchat.async_chat -> Channel -> ChatSession
+
+1. Framing: below asynchat's terminator, a framing turns what the client
+   sends into lines ending in LF (`framing_class`: `Telnet`, chat/telnet.py).
+   A framing has `feed(data)` and `finish()`, which return the lines their
+   bytes completed, `answers`, the bytes it owes the client, and `max_line`.
+   A line cut at that limit comes out as TOO_LONG.
+2. Held input: lines over the line rate, or past a round's TURN, wait in
+   `_held`, and the channel is not `readable` until the server calls `resume`,
+   so the client's next lines wait in the network's buffers. `screen` decides
+   what becomes of each line.
+3. Output: `push_data` only queues (up to max_queue: see `_overflow`); the
+   loop sends a channel's whole queue with one send() a round.
+4. The end: `close_when_done(reason)` sends what is queued first, for at most
+   the linger limit; `abort(reason)` drops it and closes at the server's next
+   tick. A reset or a socket error closes at once. Every way ends in
+   `handle_close`, which lets go of everything the server holds for the
+   channel, closes the socket, and happens once.
+5. Socket options, and errors: a socket error closes the channel quietly,
+   anything else is a bug, logged once with its traceback.
+
+Text becomes bytes here, in `encode`, only.
+"""
+
+import asynchat
+import asyncore
+import logging
+import os
+import socket
+import sys
+
+from .limits import TokenBucket
+from .telnet import TOO_LONG, Telnet
+
+log = logging.getLogger('chat')
+
+READ_SIZE = 8 * 1024
+"""Bytes read from a client at once: at most this much of a paced client's lines waits here."""
+
+TURN = 32
+"""Lines a channel handles in one round of the loop at most, counted by the line rate or
+not: the rest of its read waits for the next round, so no client delays the others. Above
+the line burst, so that a burst the rate allows takes one round; a smaller turn means more
+rounds, each a send() per reader: 16 cost a fan-out a tenth of its speed."""
+
+SOCKET_OPTIONS = [
+    ('IPPROTO_TCP', 'TCP_NODELAY', 1),         # a reply leaves at once, not 40 ms later
+    ('SOL_SOCKET', 'SO_KEEPALIVE', 1),         # a vanished peer is noticed in the end...
+    ('IPPROTO_TCP', 'TCP_KEEPIDLE', 60),       # ...after 60 s of silence (Linux, Windows 10)
+    ('IPPROTO_TCP', 'TCP_KEEPALIVE', 60),      # ...(macOS's name for it)
+    ('IPPROTO_TCP', 'TCP_KEEPINTVL', 10),      # ...probing every 10 s
+    ('IPPROTO_TCP', 'TCP_KEEPCNT', 6),         # ...6 times
+    ('IPPROTO_TCP', 'TCP_USER_TIMEOUT', 120000),   # Linux: or 2 min of unacknowledged output
+    ('SOL_SOCKET', 'SO_OOBINLINE', 1),         # telnet's Synch: urgent data read in line
+]
+"""The options set on each channel's socket, where the platform has them."""
+
+
+def socket_option(name):
+    """The number of the socket option called name, or None where the platform lacks it."""
+    if name == 'TCP_KEEPALIVE' and sys.platform == 'darwin':
+        return getattr(socket, name, 0x10)     # macOS has it; Python names it from 3.10
+    return getattr(socket, name, None)
+
+
+def encode(line):
+    """Return a line of text as the bytes a client receives: UTF-8 ending in CR LF."""
+    return (line + '\r\n').encode('utf-8')
+
+
+def format_address(address):
+    """Return 'HOST:PORT', or '[HOST]:PORT' for IPv6."""
+    host, port = address[:2]
+    return ('[%s]:%d' if ':' in host else '%s:%d') % (host, port)
+
+
+class Channel(asynchat.async_chat):
+    """A client's connection to server: framed input, held lines, queued output, closes.
+
+    A subclass gives asynchat's `collect_incoming_data` and `found_terminator`,
+    and `push(line)` for the replies `screen` makes.
+    """
+
+    ac_in_buffer_size = READ_SIZE
+    framing_class = Telnet
+
+    def __init__(self, server, sock):
+        asynchat.async_chat.__init__(self, sock, map=server.map)
+        self.server = server
+        limits = server.limits
+        self.max_queue = limits.max_queue
+        self.framing = self.framing_class(limits.max_line)
+        # asynchat's output queue goes unused (push_data and handle_write are this class's
+        # own): letting its deque go saves 760 bytes a channel (624 on CPython 3.8).
+        self.producer_fifo = None
+        self.peer = format_address(self.addr) if self.addr else '(gone)'
+        self.address_key = None   # what the server counts this connection under, per address
+        self.closed = False
+        self.reason = None        # why the connection ended, for the log
+        self._out = []            # data queued for the client since the last send
+        self._sending = b''       # the part of a joined queue the kernel has not taken yet
+        self._queued = 0          # bytes in both, held under max_queue
+        self._held = b''          # lines read but not handled yet: over the rate, or the turn
+        self._bucket = (TokenBucket(limits.line_rate, limits.line_burst, server.clock())
+                        if limits.line_rate else None)
+        self._eof = False         # the client has ended its sending side
+        self._closing = False     # close once the queue is sent
+        for level, name, value in SOCKET_OPTIONS:
+            option = socket_option(name)
+            if option is not None:
+                try:
+                    sock.setsockopt(getattr(socket, level), option, value)
+                except OSError:
+                    pass               # refused by this system, or the peer is gone already
+        log.info('%s connected', self.peer)
+
+    # ---- input: bytes -> the framing -> LF-ended lines for asynchat -> screen
+
+    def readable(self):
+        # Held lines keep the rest in the network's buffers: the sender slows.
+        return not (self._eof or self._closing or self._held)
+
+    @property
+    def holding(self):
+        """Whether lines wait, for the line rate or the next turn: the loop, which does not
+        read the channel meanwhile, then watches for the end of its input."""
+        return bool(self._held) and not (self._eof or self._closing)
+
+    def recv(self, buffer_size):
+        """Return the framing's LF-ended lines to asynchat, a turn's worth at most.
+
+        Lines held back earlier come first (see resume); else the socket is read.
+        """
+        if self._held:
+            data, self._held = self._held, b''
+        else:
+            data = self.socket.recv(buffer_size)
+            if data:
+                data = self.framing.feed(data)
+            else:
+                self._eof = True       # the client ended its sending side
+                data = self.framing.finish()
+            if self.framing.answers:
+                self.push_data(bytes(self.framing.answers))
+                self.framing.answers.clear()
+        data, self._held = split_lines(data, TURN)
+        if self._held:                 # enough for one round: the rest waits for the next
+            self.server.turns.add(self, self.server.clock())
+        return data
+
+    def handle_read(self):
+        asynchat.async_chat.handle_read(self)
+        if self._eof and not self._closing:
+            self.handle_input_end()
+
+    def handle_input_end(self):
+        """The client has ended its sending side: close once what it is owed is sent."""
+        self.close_when_done('the client ended its side')
+
+    def handle_hang_up(self):
+        """The client ended its input while its lines were held (the loop saw it, on Linux).
+
+        The held lines, and anything unread, go with the client.
+        """
+        self._held = b''
+        self._eof = True
+        self.handle_input_end()
+
+    def resume(self):
+        """Handle the held lines that the rate or the turn now allows (the server's tick)."""
+        if self.closed:
+            return
+        error = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if error:                      # reset while it waited: a loop reading nothing misses it
+            self.reason = 'connection error: %s' % os.strerror(error)
+            self.handle_close()
+            return
+        asyncore.read(self)            # handle_read, with asyncore's error handling
+        self.server.dirty.add(self)    # readable() may have changed: the loop asks again
+
+    def screen(self, data, line):
+        """Whether a line goes on to be handled: data as received, line as cleaned text.
+
+        If not, the line is ignored (the channel is closing, or the line is
+        empty), answered (too long), or held with the rest of the read until
+        the line rate allows it.
+        """
+        if self._closing:
+            return False               # logged out or cut: the rest of the input is ignored
+        if not line and data != TOO_LONG:
+            return False               # an empty line: no reply, and no count
+        if self._bucket is not None:
+            now = self.server.clock()
+            if not self._bucket.take(now):
+                self._held = data + b'\n' + self.ac_in_buffer + self._held
+                self.ac_in_buffer = b''               # asynchat reads no further
+                self.server.turns.discard(self)       # the rate, not the turn, decides now
+                self.server.paced.add(self, now)
+                return False
+        if not line:                   # the framing cut this line at its limit
+            self.push('Line too long (over %d bytes): it was dropped.' % self.framing.max_line)
+            log.info('%s sent a line over %d bytes: dropped', self.peer, self.framing.max_line)
+            return False
+        return True
+
+    def handle_expt(self):
+        """Urgent data (telnet's Synch): drop it, where SO_OOBINLINE did not put it in line."""
+        try:
+            self.socket.recv(1, socket.MSG_OOB)
+        except OSError:
+            pass                       # in line after all (EINVAL), or already read
+
+    # ---- output: data queued, then one send() a round
+    #
+    # asynchat's own push sends at once. A send that finds the peer gone then
+    # closes the channel in the middle of whoever pushed, a room's broadcast
+    # say, and a burst costs one send() a line. So push_data queues, and the
+    # loop sends the whole queue with one send() at the end of the round; only
+    # a queue past max_queue is offered to the kernel at once (_overflow).
+
+    def push_data(self, data):
+        """Queue bytes for the client; the loop sends the queue at the end of the round."""
+        push_to_all((self,), data)
+
+    def _overflow(self):
+        """The queue has passed max_queue: a slow reader, unless the kernel takes it now."""
+        # Offer the kernel the queue first: a big reply is no slow reader if it is taken.
+        self._send_queue(self._send_quietly)
+        if self._queued > self.max_queue:
+            self.abort('slow reader: over %d bytes queued' % self.max_queue)
+
+    def writable(self):
+        return bool(self._queued) or self._closing
+
+    def handle_write(self):
+        self._send_queue(self.send)
+        if self._closing and not self._queued and not self.closed:
+            self.handle_close()
+
+    def _send_queue(self, send):
+        """Send the queue, joined once, as far as the kernel takes it."""
+        while self._queued and not self.closed:
+            if not self._sending:      # what is left of a partial send goes first
+                self._sending = b''.join(self._out)
+                self._out = []
+            sent = send(self._sending)
+            self._queued -= sent
+            if sent < len(self._sending):
+                # The rest, as a view: what is left of a big queue is not copied.
+                self._sending = memoryview(self._sending)[sent:]
+                return                 # the kernel is full: the loop waits until writable
+            self._sending = b''
+
+    def _send_quietly(self, data):
+        """socket.send for push_data: it must close nothing, as it may run mid-broadcast."""
+        try:
+            return self.socket.send(data)
+        except OSError:
+            return 0                   # full, or gone: the loop's own send will tell
+
+    # ---- the end: two ways to close, one exit
+
+    def close_when_done(self, reason=None):
+        """Close once everything queued is sent, within the linger limit."""
+        if not self._closing:
+            self._closing = True
+            self.server.lingering.add(self, self.server.clock())
+        self.reason = self.reason or reason
+        self.server.dirty.add(self)
+
+    def abort(self, reason):
+        """Drop what is queued and close at the server's next tick, not mid-broadcast."""
+        self._drop_queue()
+        self.reason = reason
+        self._closing = True
+        self.server.close_soon(self)
+
+    def _drop_queue(self):
+        self._out = []
+        self._sending = b''
+        self._queued = 0
+
+    def give_up(self, seconds):
+        """An orderly close still sending after seconds: drop the rest, and close."""
+        if not self.closed:
+            self.abort('%s; output still unsent after %g s' % (self.reason, seconds))
+
+    def handle_close(self):
+        """The connection is over, however it ended: let go of it and close it, once."""
+        if self.closed:
+            return
+        self.closed = True
+        self._drop_queue()
+        self._held = b''
+        self.server.forget(self)
+        if self._closing:
+            discard_input(self.socket)
+        self.close()
+
+    def handle_error(self):
+        """A socket error closes the channel quietly; anything else is a bug, logged once."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            self.reason = 'connection error: %s' % (error.strerror or error)
+        else:
+            self.reason = 'internal error'
+            log.exception('%s internal error; closing the session', self.peer)
+        self.handle_close()
+
+
+def split_lines(data, count):
+    """Return (the first count lines of data, the rest): LF-ended lines, as asynchat gets them."""
+    if data.count(b'\n') < count:
+        return data, b''               # the common case: a read of a few lines
+    end = -1
+    for _ in range(count):
+        end = data.find(b'\n', end + 1)
+    return data[:end + 1], data[end + 1:]
+
+
+def push_to_all(channels, data, sender=None):
+    """Queue data for each of channels but sender: push_data, for many channels at once.
+
+    Room.broadcast calls it with the room's sessions and a line, encoded once
+    for all of them. That is the hottest loop of the server, so the queueing is
+    written out here rather than made a call per channel.
+    """
+    size = len(data)
+    for channel in channels:
+        if channel is sender or channel._closing:   # nothing is sent after close_when_done
+            continue
+        if not channel._out:
+            channel.server.dirty.add(channel)       # the loop sends it at the end of the round
+        channel._out.append(data)
+        channel._queued += size
+        if channel._queued > channel.max_queue:
+            channel._overflow()
+
+
+def discard_input(sock):
+    """Read and drop what a client has sent that no one will read, before closing its socket.
+
+    Closing a socket with unread input sends a reset, and a reset makes the
+    client's system drop what it has not yet shown: the goodbye.
+    """
+    try:
+        sock.setblocking(False)
+        for _ in range(16):
+            if not sock.recv(65536):
+                break
+    except OSError:
+        pass                           # nothing more to read now, or the peer is gone

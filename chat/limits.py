@@ -1,0 +1,160 @@
+"""The limits that protect everyone, and the small mechanisms that keep them.
+
+Nothing here knows of sockets, and nothing here reads a clock: each mechanism
+is told `now` (seconds, as `time.monotonic()` gives them), so a test can play
+minutes of them in a moment. The server holds one of each and the clock that
+feeds them (chat/server.py); docs/protocol.md says what a client sees.
+
+1. `Limits`: every limit, one value, made once and passed around.
+2. `TokenBucket`: the line rate, a burst at once and then so many a second.
+3. `Deadlines`: what falls due a fixed delay after it was added.
+4. `Refusals`: the log of refused connections, a line a second at most.
+"""
+
+import collections
+import logging
+from typing import NamedTuple
+
+from .telnet import MAX_LINE
+
+log = logging.getLogger('chat')
+
+MAX_QUEUE = 64 * 1024
+"""Bytes of output the kernel has not taken that a session may hold before it is cut."""
+
+MAX_CLIENTS = 10000
+"""Connections at once, logged in or not."""
+
+MAX_PER_ADDRESS = 64
+"""Connections at once from one IPv4 address or IPv6 /64; 0 for no limit."""
+
+LOGIN_TIMEOUT = 300
+"""Seconds a connection may take to log in; 0 for no limit."""
+
+LINE_RATE = 5.0
+"""Lines a second a client may send once its burst is spent; 0 for no limit."""
+
+LINE_BURST = 20
+"""Lines a client may send at once."""
+
+LINGER = 10.0
+"""Seconds an orderly close may spend sending what is owed before the connection is cut."""
+
+
+class Limits(NamedTuple):
+    """Every limit of a server, as one value: `Limits(line_rate=0)` changes one."""
+
+    max_line: int = MAX_LINE
+    max_queue: int = MAX_QUEUE
+    max_clients: int = MAX_CLIENTS
+    max_per_address: int = MAX_PER_ADDRESS
+    login_timeout: float = LOGIN_TIMEOUT
+    line_rate: float = LINE_RATE
+    line_burst: int = LINE_BURST
+    linger: float = LINGER
+
+    def capped(self, clients):
+        """These limits with at most clients connections (None: no cap)."""
+        if clients is None or self.max_clients <= clients:
+            return self
+        return self._replace(max_clients=clients)
+
+
+class TokenBucket:
+    """The line rate: `burst` lines at once, then `rate` lines a second.
+
+    Each line takes a token; tokens come back at `rate` a second, up to `burst`.
+    """
+
+    __slots__ = ('rate', 'burst', 'tokens', 'stamp')
+
+    def __init__(self, rate, burst, now):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)     # a newcomer may send its burst at once
+        self.stamp = now               # when tokens was last brought up to date
+
+    def take(self, now):
+        """Count a line sent at now; False if no token is left: the line must wait."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class Deadlines(collections.OrderedDict):
+    """Keys that fall due `delay` seconds after they were added: key -> when, first due first.
+
+    Every key waits the same delay, so the order they were added in is the
+    order they fall due: the first is always the next, and nothing is sorted.
+    (An OrderedDict, as taking from the front of a dict gets slower and slower.)
+    """
+
+    def __init__(self, delay):
+        super().__init__()
+        self.delay = delay
+
+    def add(self, key, now):
+        """Have key fall due delay seconds after now; a key already waiting starts again."""
+        self[key] = now + self.delay
+        self.move_to_end(key)
+
+    def discard(self, key):
+        """Forget key, if it is waiting."""
+        self.pop(key, None)
+
+    def next_due(self):
+        """When the first key falls due, or None if none is waiting."""
+        return next(iter(self.values()), None)
+
+    def pop_due(self, now):
+        """Take out the keys due at now, first due first, and return them."""
+        due = []
+        while self:
+            key, when = next(iter(self.items()))
+            if when > now:
+                break
+            del self[key]
+            due.append(key)
+        return due
+
+
+class Refusals:
+    """Refused connections, logged at most once every `every` seconds.
+
+    A storm of refusals cannot flood the log: the first is logged in full,
+    the others within `every` seconds of it are counted, and the count is
+    logged once they are past.
+    """
+
+    def __init__(self, every=1.0):
+        self.every = every
+        self.unlogged = 0              # refusals counted, not logged yet
+        self._logged = -float('inf')   # when the last one was logged in full
+
+    def refused(self, who, reason, now):
+        """Log a refusal, or count it if one was logged less than `every` seconds ago."""
+        if now - self._logged < self.every:
+            self.unlogged += 1
+            return
+        self.flush()
+        self._logged = now
+        log.info('%s refused: %s', who, reason)
+
+    def flush(self):
+        """Log the count of the refusals not logged yet, if any."""
+        if self.unlogged:
+            log.info('%d more connections refused', self.unlogged)
+            self.unlogged = 0
+
+    def next_due(self):
+        """When the count is due in the log, or None if nothing waits to be logged."""
+        return self._logged + self.every if self.unlogged else None
+
+    def tick(self, now):
+        """Log the count if it is due."""
+        due = self.next_due()
+        if due is not None and now >= due:
+            self.flush()
