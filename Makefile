@@ -1,7 +1,9 @@
 # make run         the server on localhost:5000 (make run PORT=5001 HOST=0.0.0.0 to change)
 # make client      chat-client, the window, connecting to HOST and PORT (needs tkinter)
 # make test        the test suite, then again on an interpreter made to look like Windows'
-# make test-all    the test suite on every CPython 3.8-3.13 found on this machine
+# make test-all    the test suite on every CPython 3.8-3.15 found on this machine
+# make lint        ruff check . with the rules in pyproject.toml (ruff pinned in setup.cfg)
+# make coverage    the test suite once under coverage.py: chat/'s branch coverage, and a floor
 # make bench       the benchmarks against asyncio servers of the same protocol (about 10 minutes)
 # make chart       the scaling charts of docs/performance.md (needs matplotlib, installed here)
 # make screenshot  docs/client.png, chat-client's window on a virtual display (needs xvfb-run)
@@ -12,14 +14,16 @@ VENV ?= .venv
 HOST ?= localhost
 PORT ?= 5000
 PYTEST_ARGS ?=
-VERSIONS ?= 3.8 3.9 3.10 3.11 3.12 3.13
+VERSIONS ?= 3.8 3.9 3.10 3.11 3.12 3.13 3.14 3.15
 
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet --quiet
 INSTALLED := $(VENV)/.installed
 TESTABLE := $(VENV)/.testable
+LINTABLE := $(VENV)/.lintable
+COVERABLE := $(VENV)/.coverable
 
-.PHONY: run client test test-all bench chart screenshot clean
+.PHONY: run client test test-all lint coverage bench chart screenshot clean
 
 # Where the standard library has asyncore (Python 3.8-3.11) the server runs
 # straight from the checkout, with nothing to install and no network; on
@@ -57,6 +61,31 @@ $(TESTABLE): $(INSTALLED)
 test-all:
 	@./tools/test-all $(VERSIONS)
 
+lint: $(LINTABLE)
+	$(BIN)/ruff check .
+
+$(LINTABLE): $(INSTALLED)
+	$(PIP) install -e '.[lint]'
+	touch $@
+
+# The suite once, as the first half of make test: the Windows-like second half would
+# double the time, and test_platforms.py runs servers on that interpreter anyway. The
+# server's processes are measured too (the subprocess patch in pyproject.toml), each into
+# a data file of its own, combined before the report, which fails below fail_under.
+coverage: $(COVERABLE)
+	$(BIN)/python -m coverage erase
+	$(BIN)/python -m coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m coverage combine --quiet
+	$(BIN)/python -m coverage report
+
+# Checked here, since pip's refusal of a pinned coverage.py for an older Python says little.
+$(COVERABLE): $(TESTABLE)
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+		echo 'make coverage needs Python 3.11+, as coverage.py 7.18 does: PYTHON=python3.13'; \
+		exit 1; }
+	$(PIP) install -e '.[coverage]'
+	touch $@
+
 bench: $(INSTALLED)
 	$(PIP) install -e '.[bench]'
 	$(BIN)/python bench/run.py --runs 5
@@ -71,5 +100,6 @@ screenshot: $(INSTALLED)
 	xvfb-run -a -s '-screen 0 1024x768x24' $(BIN)/python tools/screenshot.py docs/client.png
 
 clean:
-	rm -rf .venv .venv-* build dist *.egg-info .pytest_cache .hypothesis
+	rm -rf .venv .venv-* build dist *.egg-info .pytest_cache .hypothesis .ruff_cache
+	rm -f .coverage .coverage.*
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

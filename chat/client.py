@@ -38,7 +38,7 @@ except ImportError:                    # a Python built without Tk
     tk = None
 
 NO_TKINTER = ('chat-client needs tkinter, which this Python lacks: apt install python3-tk '
-              '(Debian, Ubuntu), brew install python-tk (macOS), or the installer\'s tcl/tk '
+              "(Debian, Ubuntu), brew install python-tk (macOS), or the installer's tcl/tk "
               'option (Windows); or chat with: nc HOST PORT')
 
 POLL_MS = 50

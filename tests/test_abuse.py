@@ -228,7 +228,7 @@ def test_churn_leaves_memory_flat_while_an_idler_waits_in_the_hall(program, clie
     idler = client(port)
     idler.expect('/login')
     if server.memory() is None:
-        pytest.skip('no /proc to read the server\'s memory from')
+        pytest.skip("no /proc to read the server's memory from")
     samples = []
     for cycle in range(20000):
         with socket.create_connection(('127.0.0.1', port), timeout=TIMEOUT) as churn:
@@ -586,7 +586,7 @@ def test_a_storm_of_refusals_is_logged_in_a_few_lines(program, client):
     for _ in range(200):
         assert 'too many connections' in client(port).line()
     server.stop()
-    code, log = server.finish()
+    _code, log = server.finish()
     lines = [line for line in log.splitlines() if 'refused' in line]
     counted = sum(int(n) for line in lines for n in re.findall(r'(\d+) more connections', line))
     assert len(lines) < 10 and counted + sum('refused: too many' in line for line in lines) == 200

@@ -88,7 +88,7 @@ def log_in(app, nickname):
     app.nick.set(nickname)
     app.connect_button.invoke()
     shows(app, 'Welcome, %s!' % nickname)
-    until(app, lambda: '/python' in app.buttons, 'the hall\'s buttons')
+    until(app, lambda: '/python' in app.buttons, "the hall's buttons")
 
 
 def type_line(app, text):
@@ -215,8 +215,8 @@ def test_a_bad_port_is_told_on_the_form(window):
 def test_without_tkinter_it_says_how_to_get_it_in_one_line():
     """Simulated: this Python has tkinter, so the child is made to lose it."""
     done = subprocess.run(
-        [sys.executable, '-c', 'import sys; sys.modules["tkinter"] = None; '
-         'from chat.client import main; sys.exit(main([]))'],
+        [sys.executable, '-c', ('import sys; sys.modules["tkinter"] = None; '
+         'from chat.client import main; sys.exit(main([]))')],
         capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 1
     [line] = done.stderr.splitlines()

@@ -65,7 +65,7 @@ def test_slow_reader_is_cut_and_nobody_else_waits_or_loses_a_message(limited):
 
 @pytest.mark.parametrize('limited', [{'max_clients': 3}], indirect=True)
 def test_a_client_past_max_clients_is_told_full_and_closed(limited):
-    running, connect = limited
+    _running, connect = limited
     first, _, _ = [connect() for _ in range(3)]
     first.expect('/login')
     extra = connect()

@@ -40,8 +40,8 @@ def test_stop_signal_tells_every_session_and_exits_0(program, client):
     bob.ask('/login bob')
     bob.ask('/python')
     server.stop()
-    for client in (alice, bob):
-        lines = client.read_to_close()
+    for each in (alice, bob):
+        lines = each.read_to_close()
         assert 'shutting down' in lines[-1]
     code, log = server.finish()
     assert code == 0

@@ -35,7 +35,7 @@ def winlike_environment():
 
 # ---- Windows
 
-@pytest.mark.skipif(WINDOWS, reason='this is the simulation of Windows: the real one runs the rest')
+@pytest.mark.skipif(WINDOWS, reason='the simulation of Windows: the real one runs the rest')
 def test_windows_like_interpreter_runs_the_server_and_ctrl_c_stops_it_within_a_second(client):
     """Simulated: tests/winlike takes poll, epoll and resource away, and holds signals back
     while select() waits, as Windows does with Ctrl-C."""
@@ -79,16 +79,16 @@ def test_ctrl_c_stops_the_select_loop_within_a_second_though_select_waits_on():
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert 'SIGINT: shutting down' in done.stderr and 'Traceback' not in done.stderr
-    print("select loop: stopped %.2f s after start, the signal at 1.5 s" % elapsed)
+    print('select loop: stopped %.2f s after start, the signal at 1.5 s' % elapsed)
     assert elapsed < 1.5 + SIGNAL_CHECK + GRACE_MARGIN
 
 
-@pytest.mark.skipif(WINDOWS, reason='this is the simulation of Windows: the real one runs the rest')
+@pytest.mark.skipif(WINDOWS, reason='the simulation of Windows: the real one runs the rest')
 def test_windows_like_interpreter_has_only_the_select_loop():
     """Simulated: what the server offers where select has no poll()."""
     done = subprocess.run(
-        [sys.executable, '-c', 'import select, chat.loop; '
-         'print(hasattr(select, "poll"), chat.loop.LOOPS)'],
+        [sys.executable, '-c', ('import select, chat.loop; '
+         'print(hasattr(select, "poll"), chat.loop.LOOPS)')],
         env=winlike_environment(), capture_output=True, text=True, timeout=TIMEOUT)
     assert done.stdout.split(None, 1) == ['False', "['select']\n"], done.stderr
 

@@ -72,7 +72,7 @@ def test_urgent_data_neither_breaks_nor_stops_the_session(login):
 def test_utf8_text_is_relayed_and_bad_bytes_become_replacement_characters(login):
     alice, bob = login('小明', 'python'), login('bob', 'python')
     alice.sync()
-    bob.send('你好，小明'.encode('utf-8') + b' \xfe\xc3(\r\n')
+    bob.send('你好，小明'.encode() + b' \xfe\xc3(\r\n')
     bob.sync()
     assert alice.sync() == ['bob: 你好，小明 \ufffd\ufffd(']
 

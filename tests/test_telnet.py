@@ -191,7 +191,7 @@ def test_clean_of_any_text_has_no_control_character(text):
 @given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=8),
        st.integers(1, 50))
 def test_feeding_in_any_chunks_gives_the_same_lines(data, cuts, max_line):
-    cuts = sorted(set(cut for cut in cuts if cut < len(data)))
+    cuts = sorted({cut for cut in cuts if cut < len(data)})
     chunks = [data[i:j] for i, j in zip([0] + cuts, cuts + [len(data)])]
     whole = Telnet(max_line)
     pieces = Telnet(max_line)
