@@ -26,9 +26,13 @@ Beneath the design:
 9. chat/__main__.py  The command line: python -m chat, chat-server.
 10. chat/client.py   chat-client: a Tk window onto the server, for machines
                      without telnet.
+11. chat/web.py      The web side: the page, and WebSession, a ChatSession
+                     for a browser, on a second port.
+12. chat/websocket.py The WebSocket framing, pure: a browser's frames in,
+                     lines out, as chat/telnet.py is for telnet.
 
 docs/walkthrough.md explains the design through this code; docs/protocol.md
 is the reference of what a client sees.
 """
 
-__version__ = '1.1.0'
+__version__ = '1.2.0'

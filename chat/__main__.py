@@ -18,6 +18,7 @@ from .limits import (LINE_BURST, LINE_RATE, LOGIN_TIMEOUT, MAX_CLIENTS, MAX_PER_
 from .loop import LOOPS, capacity, make_loop
 from .server import Server
 from .telnet import MAX_LINE, clean
+from .web import WebServer
 
 log = logging.getLogger('chat')
 
@@ -102,16 +103,31 @@ def parse_args(argv=None):
     parser.add_argument('--motd', metavar='FILE',
                         help='a message of the day: the lines of FILE (UTF-8), shown after '
                              'every login')
+    parser.add_argument('--web-port', type=_port, metavar='PORT',
+                        help='port of the web page and its WebSocket sessions, on the same '
+                             'host; 0 picks a free one (default: --port + 1, or a free one '
+                             'when --port is 0)')
+    parser.add_argument('--no-web', action='store_true',
+                        help='no web page: telnet only')
+    parser.add_argument('--web-origin', action='append', default=[], metavar='ORIGIN',
+                        help='a web page elsewhere that may open chat sessions here, as '
+                             "https://example.org (repeatable; the server's own page always "
+                             'may)')
     parser.add_argument('--loop', choices=LOOPS, default=LOOPS[0],
-                        help='event loop: select is the design\'s asyncore.loop(), which '
+                        help="event loop: select is the design's asyncore.loop(), which "
                              'asks every connection at every round (default: %(default)s)')
     parser.add_argument('--log-level', default='INFO', type=str.upper,
                         choices=['DEBUG', 'INFO', 'WARNING', 'ERROR'],
                         help='least severe messages to log (default: %(default)s)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.web_port is None and not args.no_web:
+        args.web_port = args.port + 1 if args.port else 0
+        if args.web_port > 65535:
+            parser.error('the web port would be 65536: choose one with --web-port, or --no-web')
+    return args
 
 
-def describe(error, host, port):
+def describe(error, host, port, option='--port'):
     """Explain, in one line, why the server could not start."""
     if isinstance(error, socket.gaierror):
         return 'cannot listen on %s: unknown host (%s)' % (host, error.strerror)
@@ -121,8 +137,8 @@ def describe(error, host, port):
         hint = ''
         if sys.platform == 'darwin' and port == 5000:
             hint = ' (on macOS, AirPlay Receiver uses port 5000)'
-        return ('port %d on %s is already in use%s; choose another with --port, '
-                'or PORT=%d with make run' % (port, host, hint, port + 1))
+        return ('port %d on %s is already in use%s; choose another with %s, '
+                'or PORT=%d with make run' % (port, host, hint, option, port + 1))
     return 'cannot listen on %s port %d: %s' % (host, port, error.strerror or error)
 
 
@@ -178,7 +194,8 @@ RESERVED_FILES = 16
 
 
 STOP_SIGNALS = ('SIGINT', 'SIGTERM', 'SIGBREAK')
-"""The signals that stop the server, where the platform has them (SIGBREAK: Windows' Ctrl-Break)."""
+"""The signals that stop the server, where the platform has them (SIGBREAK: Windows'
+Ctrl-Break)."""
 
 
 def main(argv=None):
@@ -204,6 +221,15 @@ def main(argv=None):
     except (OSError, UnicodeError) as error:      # UnicodeError: a host name IDNA rejects
         print('%s: %s' % (PROG, describe(error, args.host, args.port)), file=sys.stderr)
         return 1
+    web = None
+    if not args.no_web:
+        try:
+            web = WebServer(server, args.web_port, args.host, args.web_origin)
+        except OSError as error:
+            server.close()
+            print('%s: %s' % (PROG, describe(error, args.host, args.web_port, '--web-port')),
+                  file=sys.stderr)
+            return 1
     loop = make_loop(server, args.loop)
 
     def stop(signum, frame):
@@ -214,6 +240,8 @@ def main(argv=None):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), stop)
     log.info('listening on %s', server.address)
+    if web is not None:
+        log.info('web client at http://%s/', web.address)
     if limits.max_clients < args.max_clients:
         log.info('the %s loop watches at most %d connections: --max-clients lowered to %d',
                  loop.name, limits.max_clients, limits.max_clients)

@@ -9,10 +9,19 @@ async_chat gives, and `Channel` is that layer:
     asyncore.dispatcher -> asynchat.async_chat -> Channel -> ChatSession
 
 1. Framing: below asynchat's terminator, a framing turns what the client
-   sends into lines ending in LF (`framing_class`: `Telnet`, chat/telnet.py).
-   A framing has `feed(data)` and `finish()`, which return the lines their
-   bytes completed, `answers`, the bytes it owes the client, and `max_line`.
-   A line cut at that limit comes out as TOO_LONG.
+   sends into lines ending in LF, and what the server sends into what the
+   client reads (`framing_class`: `Telnet`, chat/telnet.py, or `WebSocket`,
+   chat/websocket.py). A framing has:
+   - `feed(data)` and `finish()` (at the end of the input), which return the
+     lines their bytes completed; a line cut at `max_line` comes out as
+     TOO_LONG;
+   - `answers`, the bytes it owes the client, sent after the replies to the
+     read that caused them;
+   - `ended`, true once it takes no more input (a WebSocket close): the
+     end of the input, as when the client ends its side;
+   - `wrap`, None or a function that frames what the server sends, once a
+     send; and `goodbye(code)`, the bytes that end a session the server
+     ends, sent last.
 2. Held input: lines over the line rate, or past a round's TURN, wait in
    `_held`, and the channel is not `readable` until the server calls `resume`,
    so the client's next lines wait in the network's buffers. `screen` decides
@@ -92,6 +101,11 @@ class Channel(asynchat.async_chat):
     ac_in_buffer_size = READ_SIZE
     framing_class = Telnet
 
+    @staticmethod
+    def refusal(reply):
+        """The bytes that tell a connection refused by the limits why: reply, as a line."""
+        return encode(reply)
+
     def __init__(self, server, sock):
         asynchat.async_chat.__init__(self, sock, map=server.map)
         self.server = server
@@ -120,7 +134,6 @@ class Channel(asynchat.async_chat):
                     sock.setsockopt(getattr(socket, level), option, value)
                 except OSError:
                     pass               # refused by this system, or the peer is gone already
-        log.info('%s connected', self.peer)
 
     # ---- input: bytes -> the framing -> LF-ended lines for asynchat -> screen
 
@@ -148,9 +161,8 @@ class Channel(asynchat.async_chat):
             else:
                 self._eof = True       # the client ended its sending side
                 data = self.framing.finish()
-            if self.framing.answers:
-                self.push_data(bytes(self.framing.answers))
-                self.framing.answers.clear()
+            if self.framing.ended:
+                self._eof = True       # a close, or a broken protocol: the input is over
         data, self._held = split_lines(data, TURN)
         if self._held:                 # enough for one round: the rest waits for the next
             self.server.turns.add(self, self.server.clock())
@@ -158,12 +170,23 @@ class Channel(asynchat.async_chat):
 
     def handle_read(self):
         asynchat.async_chat.handle_read(self)
+        if self.framing.answers:       # after the replies to the read: a close goes last
+            self.push_raw(bytes(self.framing.answers))
+            self.framing.answers.clear()
         if self._eof and not self._closing:
             self.handle_input_end()
 
     def handle_input_end(self):
         """The client has ended its sending side: close once what it is owed is sent."""
         self.close_when_done('the client ended its side')
+
+    def resume_with(self, data):
+        """Take bytes the client sent before this channel had its socket (a browser's first
+        frames, behind its upgrade request), as if just read: handled at the next turn."""
+        self._held = self.framing.feed(data)
+        if self.framing.ended:
+            self._eof = True
+        self.server.turns.add(self, self.server.clock())
 
     def handle_hang_up(self):
         """The client ended its input while its lines were held (the loop saw it, on Linux).
@@ -230,6 +253,26 @@ class Channel(asynchat.async_chat):
         """Queue bytes for the client; the loop sends the queue at the end of the round."""
         push_to_all((self,), data)
 
+    def push_raw(self, data):
+        """Queue bytes the framing has made (a telnet answer, a WebSocket control frame),
+        after everything queued so far, which is framed now to keep the order."""
+        if self.closed:
+            return
+        queued, self._out = b''.join(self._out), []
+        if queued and self.framing.wrap is not None:
+            queued = self._wrap(queued)
+        self._sending = bytes(self._sending) + queued + data
+        self._queued += len(data)
+        self.server.dirty.add(self)
+        if self._queued > self.max_queue:
+            self._overflow()
+
+    def _wrap(self, data):
+        """Return queued data framed as the framing sends it (a WebSocket's text frame)."""
+        framed = self.framing.wrap(data)
+        self._queued += len(framed) - len(data)
+        return framed
+
     def _overflow(self):
         """The queue has passed max_queue: a slow reader, unless the kernel takes it now."""
         # Offer the kernel the queue first: a big reply is no slow reader if it is taken.
@@ -251,6 +294,8 @@ class Channel(asynchat.async_chat):
             if not self._sending:      # what is left of a partial send goes first
                 self._sending = b''.join(self._out)
                 self._out = []
+                if self.framing.wrap is not None:
+                    self._sending = self._wrap(self._sending)
             sent = send(self._sending)
             self._queued -= sent
             if sent < len(self._sending):
@@ -268,9 +313,15 @@ class Channel(asynchat.async_chat):
 
     # ---- the end: two ways to close, one exit
 
-    def close_when_done(self, reason=None):
-        """Close once everything queued is sent, within the linger limit."""
+    def close_when_done(self, reason=None, code=None):
+        """Close once everything queued is sent, within the linger limit.
+
+        code says why to a WebSocket client (1000 if None): see `goodbye`.
+        """
         if not self._closing:
+            goodbye = self.framing.goodbye(code)
+            if goodbye:                # a WebSocket's close frame: after all that is queued
+                self.push_raw(goodbye)
             self._closing = True
             self.server.lingering.add(self, self.server.clock())
         self.reason = self.reason or reason

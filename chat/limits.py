@@ -40,6 +40,9 @@ LINE_BURST = 20
 LINGER = 10.0
 """Seconds an orderly close may spend sending what is owed before the connection is cut."""
 
+REQUEST_TIMEOUT = 10.0
+"""Seconds a browser's connection may take to send its whole request head."""
+
 
 class Limits(NamedTuple):
     """Every limit of a server, as one value: `Limits(line_rate=0)` changes one."""
@@ -52,6 +55,7 @@ class Limits(NamedTuple):
     line_rate: float = LINE_RATE
     line_burst: int = LINE_BURST
     linger: float = LINGER
+    request_timeout: float = REQUEST_TIMEOUT
 
     def capped(self, clients):
         """These limits with at most clients connections (None: no cap)."""

@@ -23,11 +23,12 @@ import socket
 import sys
 import time
 
-from .channel import discard_input, encode, format_address
+from .channel import discard_input, format_address
 from .limits import Deadlines, Limits, Refusals
 from .loop import SocketMap
 from .rooms import ChatRoom, Hall
 from .session import ChatSession
+from .websocket import GOING_AWAY
 
 log = logging.getLogger('chat')
 
@@ -51,6 +52,23 @@ def resolve(host, port):
     family, _, _, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     return family, address
+
+
+def listen(dispatcher, host, port):
+    """Have dispatcher listen on host and port, or raise OSError and close it."""
+    family, address = resolve(host, port)
+    dispatcher.create_socket(family, socket.SOCK_STREAM)
+    try:
+        if hasattr(socket, 'SO_EXCLUSIVEADDRUSE'):
+            # Windows: SO_REUSEADDR there would let a second server take a port in use.
+            dispatcher.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:
+            dispatcher.set_reuse_addr()
+        dispatcher.bind(address)
+        dispatcher.listen(BACKLOG)
+    except OSError:
+        dispatcher.close()
+        raise
 
 
 def address_key(host):
@@ -77,20 +95,10 @@ class Server(asyncore.dispatcher):
         self.limits = limits
         self.motd = list(motd)         # lines shown after every login
         self.clock = clock             # what every deadline and the line rate count by
-        family, address = resolve(host, port)
-        self.create_socket(family, socket.SOCK_STREAM)
-        try:
-            if hasattr(socket, 'SO_EXCLUSIVEADDRUSE'):
-                # Windows: SO_REUSEADDR there would let a second server take a port in use.
-                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-            else:
-                self.set_reuse_addr()
-            self.bind(address)
-            self.listen(BACKLOG)
-        except OSError:
-            self.close()
-            raise
-        self.sessions = set()          # every open session, logged in or not
+        listen(self, host, port)
+        self.listeners = [self]        # and the web port's, with the web side (chat/web.py)
+        self.web = None                # the web side, if it is on
+        self.sessions = set()          # every open channel, logged in or not, web page or not
         self.users = {}                # nickname_key(nickname) -> session
         self.hall = Hall(self, 'Hall')
         self.python = ChatRoom(self, 'python')
@@ -104,6 +112,7 @@ class Server(asyncore.dispatcher):
         self.paced = Deadlines(1 / limits.line_rate if limits.line_rate else 0)   # the rate
         self.logins = Deadlines(limits.login_timeout)      # the end of the time to log in
         self.lingering = Deadlines(limits.linger)          # the end of an orderly close
+        self.requests = Deadlines(limits.request_timeout)  # a web request's head (chat/web.py)
         self.refusals = Refusals()
 
     @property
@@ -126,42 +135,58 @@ class Server(asyncore.dispatcher):
 
     def handle_accepted(self, sock, addr):
         """Make a session of a new connection, or refuse it if the limits say so."""
+        self.admit(sock, addr, self.channel_class, self.logins)
+
+    def admit(self, sock, addr, channel_class, deadlines):
+        """Make channel_class(self, sock) of a connection, or refuse it if the limits say so.
+
+        Every connection counts, to whichever port it came: a chat session,
+        a browser's request for the page, a browser's chat session. The new
+        channel's deadline (to log in, to send a request) is kept in deadlines.
+        """
         if len(self.sessions) >= self.limits.max_clients:
-            self.refuse(sock, addr, FULL, 'server full (%d clients)' % self.limits.max_clients)
+            self.refuse(sock, addr, channel_class, FULL,
+                        'server full (%d clients)' % self.limits.max_clients)
             return
         key = address_key(addr[0])
         same = self._addresses.get(key, 0)
         if self.limits.max_per_address and same >= self.limits.max_per_address:
-            self.refuse(sock, addr, TOO_MANY, 'too many connections from %s (%d)' % (key, same))
+            self.refuse(sock, addr, channel_class, TOO_MANY,
+                        'too many connections from %s (%d)' % (key, same))
             return
-        session = self.channel_class(self, sock)
-        session.address_key = key
-        self._addresses[key] = same + 1
-        self.sessions.add(session)
-        if self.limits.login_timeout:
-            self.logins.add(session, self.clock())
+        self.enroll(channel_class(self, sock), key, deadlines)
 
-    def refuse(self, sock, addr, reply, reason):
+    def enroll(self, channel, key, deadlines):
+        """Count a new channel under its address key, and start its deadline (0: none)."""
+        channel.address_key = key
+        self._addresses[key] = self._addresses.get(key, 0) + 1
+        self.sessions.add(channel)
+        if deadlines.delay:
+            deadlines.add(channel, self.clock())
+
+    def refuse(self, sock, addr, channel_class, reply, reason):
         """Tell a newcomer why it cannot stay, close the connection, and log it (`Refusals`)."""
         try:
-            sock.send(encode(reply))
+            sock.send(channel_class.refusal(reply))
         except OSError:
             pass                       # gone already: nothing to tell
         discard_input(sock)
         sock.close()
         self.refusals.refused(format_address(addr), reason, self.clock())
 
-    def refuse_without_descriptors(self):
+    def refuse_without_descriptors(self, listener=None, channel_class=None):
         """Out of file descriptors: free the spare one to accept and refuse a newcomer.
 
         Otherwise the waiting connection keeps the listening socket readable,
-        and the loop spins on a failing accept().
+        and the loop spins on a failing accept(). listener is this server
+        unless told (the web port's), channel_class what it would have made.
         """
         self._spare.close()
         try:
-            pair = self.accept()
+            pair = (listener or self).accept()
             if pair is not None:
-                self.refuse(*pair, FULL, 'out of file descriptors')
+                self.refuse(*pair, channel_class or self.channel_class, FULL,
+                            'out of file descriptors')
         finally:
             self._spare = open(os.devnull, 'rb')
 
@@ -172,7 +197,7 @@ class Server(asyncore.dispatcher):
     def forget(self, session):
         """Let go of everything held for a session that has closed, however it closed."""
         self.sessions.discard(session)
-        for deadlines in (self.turns, self.paced, self.logins, self.lingering):
+        for deadlines in (self.turns, self.paced, self.logins, self.lingering, self.requests):
             deadlines.discard(session)
         key = session.address_key
         if key is not None:
@@ -187,7 +212,7 @@ class Server(asyncore.dispatcher):
         """
         while self._closing_soon:
             self._closing_soon.pop().handle_close()
-        if not (self.turns or self.paced or self.logins or self.lingering
+        if not (self.turns or self.paced or self.logins or self.lingering or self.requests
                 or self.refusals.unlogged):
             return None                # the common case, every round: nothing is waiting
         for session in self.turns.pop_due(now) + self.paced.pop_due(now):
@@ -195,12 +220,16 @@ class Server(asyncore.dispatcher):
         for session in self.logins.pop_due(now):
             if not (session.client_name or session.closed):
                 session.time_out(self.limits.login_timeout)
+        for request in self.requests.pop_due(now):
+            if not request.closed:
+                request.time_out(self.limits.request_timeout)
         for session in self.lingering.pop_due(now):
             session.give_up(self.limits.linger)
         self.refusals.tick(now)
         if self._closing_soon:
             return now
-        waiting = (self.turns, self.paced, self.logins, self.lingering, self.refusals)
+        waiting = (self.turns, self.paced, self.logins, self.lingering, self.requests,
+                   self.refusals)
         return min((when for when in (each.next_due() for each in waiting) if when is not None),
                    default=None)
 
@@ -214,11 +243,12 @@ class Server(asyncore.dispatcher):
 
     def shutdown(self):
         """Stop listening; tell every session, and close each once its output is sent."""
-        self.close()
+        for listener in self.listeners:
+            listener.close()
         self.refusals.flush()
         for session in list(self.sessions):
             session.push('The server is shutting down. Goodbye!')
-            session.close_when_done('server shutting down')
+            session.close_when_done('server shutting down', GOING_AWAY)
 
     def close(self):
         asyncore.dispatcher.close(self)

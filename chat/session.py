@@ -41,6 +41,7 @@ class ChatSession(Channel):
         self.data = []
         self.client_name = ''
         self.room = None
+        log.info('%s connected', self.peer)
         self.enter(server.hall)
 
     def enter(self, room):

@@ -68,6 +68,12 @@ class Telnet:
     more than `max_line` bytes, and a subnegotiation is discarded as it comes.
     """
 
+    ended = False
+    """A telnet client's input ends only when its connection does."""
+
+    wrap = None
+    """What the server sends goes as it is: lines of UTF-8 ending in CR LF."""
+
     def __init__(self, max_line=MAX_LINE):
         self.max_line = max_line
         self._too_long = re.compile(b'[^\n]{%d}' % (max_line + 1))   # a line over the limit
@@ -151,6 +157,10 @@ class Telnet:
             self._end_line(out)
         self._state = _DATA
         return b''.join(out)
+
+    def goodbye(self, code):
+        """Nothing more to send at the end of a session: the last line says goodbye."""
+        return b''
 
     def _command(self, byte):
         """Act on the byte after IAC."""

@@ -25,6 +25,7 @@ from chat.limits import Limits
 from chat.loop import LOOPS, capacity, make_loop
 from chat.server import Server
 from chat.session import ChatSession
+from chat.web import Request, WebServer, WebSession
 
 TIMEOUT = 5.0
 GRACE_MARGIN = 2.0
@@ -59,12 +60,18 @@ settings.register_profile('chat', deadline=None)
 settings.load_profile('chat')
 
 
-class StrictSession(ChatSession):
+class Strict:
+    """A channel that re-raises what is not a socket error, so the test that caused it fails."""
+
     def handle_error(self):
         if isinstance(sys.exc_info()[1], OSError):
             super().handle_error()
         else:
             raise
+
+
+class StrictSession(Strict, ChatSession):
+    pass
 
 
 class SmallSendBuffer(StrictSession):
@@ -83,16 +90,36 @@ class StrictServer(Server):
         raise
 
 
+class StrictWebSession(Strict, WebSession):
+    pass
+
+
+class StrictRequest(Strict, Request):
+    session_class = StrictWebSession
+
+
+class StrictWebServer(WebServer):
+    request_class = StrictRequest
+
+    def handle_error(self):
+        raise
+
+
 class ServerThread:
     """A server (a StrictServer unless told) on 127.0.0.1, port 0, its loop in a thread.
 
-    Keyword arguments are its limits (`Limits`), capped at what the loop can watch.
+    Keyword arguments are its limits (`Limits`), capped at what the loop can watch. With
+    web=True it has a web side too (StrictWebServer), on web_port.
     """
 
-    def __init__(self, server_class=StrictServer, loop=LOOPS[0], prepare=None, **limits):
+    def __init__(self, server_class=StrictServer, loop=LOOPS[0], prepare=None, web=False,
+                 origins=(), **limits):
         limits = Limits(**limits).capped(capacity(loop))
         self.server = server_class(0, '127.0.0.1', limits=limits)
         self.port = self.server.socket.getsockname()[1]
+        if web:
+            self.web = StrictWebServer(self.server, 0, '127.0.0.1', origins)
+            self.web_port = self.web.socket.getsockname()[1]
         self.loop = make_loop(self.server, loop)
         if prepare is not None:
             prepare(self.loop)             # before the loop runs
@@ -378,3 +405,136 @@ def client():
     yield open_client
     for each in opened:
         each.close()
+
+
+def mask(data, key):
+    """Mask (or unmask) data with a 4-byte key, as RFC 6455 (5.3) says, byte by byte."""
+    return bytes(byte ^ key[i % 4] for i, byte in enumerate(data))
+
+
+def client_frame(payload, opcode=0x1, fin=True, key=b'\x01\x02\x03\x04', masked=True, rsv=0):
+    """One frame as a browser sends it: masked, with the shortest length that fits."""
+    size = len(payload)
+    first = (0x80 if fin else 0) | rsv << 4 | opcode
+    bit = 0x80 if masked else 0
+    if size < 126:
+        header = struct.pack('!BB', first, bit | size)
+    elif size < 1 << 16:
+        header = struct.pack('!BBH', first, bit | 126, size)
+    else:
+        header = struct.pack('!BBQ', first, bit | 127, size)
+    return header + (key + mask(payload, key) if masked else payload)
+
+
+UPGRADE = ('GET /chat HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n'
+           'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+           'Sec-WebSocket-Version: 13\r\n{extra}\r\n')
+"""A browser's upgrade request; its key is the RFC's own example (4.2.2)."""
+
+
+class WebClient(Client):
+    """A WebSocket client on a real socket, with Client's line methods: what a browser does.
+
+    Every line it sends is one text message; what it reads is the text of the
+    server's messages, split into lines as Client splits a telnet stream.
+    Control frames are kept aside: pongs in `pongs`, a close's code in `close_code`.
+    """
+
+    def __init__(self, port, host='127.0.0.1', source=None, origin=None, upgrade=True):
+        super().__init__(port, host, source)
+        self.pongs = []
+        self.close_code = None
+        self.raw_buffer = b''
+        if upgrade:
+            extra = 'Origin: %s\r\n' % origin if origin else ''
+            self.sock.sendall(UPGRADE.format(host='%s:%d' % (host, port),
+                                             extra=extra).encode())
+            head = self.head()
+            assert head.startswith('HTTP/1.1 101'), head
+            assert 'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=' in head
+
+    def head(self):
+        """Read an HTTP response head; return it as text."""
+        while b'\r\n\r\n' not in self.raw_buffer:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError('the server closed the connection')
+            self.raw_buffer += data
+        head, self.raw_buffer = self.raw_buffer.split(b'\r\n\r\n', 1)
+        return head.decode('latin-1')
+
+    def send(self, data):
+        """Send bytes as they are, or a str as one text message."""
+        if isinstance(data, str):
+            data = client_frame(data.encode('utf-8'))
+        self.sock.sendall(data)
+
+    def frame(self):
+        """Read one frame of the server's; return (opcode, payload)."""
+        while True:
+            if len(self.raw_buffer) >= 2:
+                first, second = self.raw_buffer[0], self.raw_buffer[1]
+                assert not second & 0x80, 'a server frame must not be masked'
+                size, start = second & 0x7F, 2
+                if size == 126 and len(self.raw_buffer) >= 4:
+                    size, start = struct.unpack('!H', self.raw_buffer[2:4])[0], 4
+                elif size == 127 and len(self.raw_buffer) >= 10:
+                    size, start = struct.unpack('!Q', self.raw_buffer[2:10])[0], 10
+                if size < 126 or start > 2:
+                    if len(self.raw_buffer) >= start + size:
+                        payload = self.raw_buffer[start:start + size]
+                        self.raw_buffer = self.raw_buffer[start + size:]
+                        assert first & 0x80, 'the server sends whole messages'
+                        return first & 0x0F, payload
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError('the server closed the connection')
+            self.raw_buffer += data
+
+    def _fill(self):
+        while True:
+            opcode, payload = self.frame()
+            if opcode == 0x1:
+                self.buffer += payload
+                return
+            if opcode == 0xA:
+                self.pongs.append(payload)
+            elif opcode == 0x8:
+                self.close_code = struct.unpack('!H', payload[:2])[0] if payload else None
+                raise EOFError('the server closed the session: %s' % self.close_code)
+
+    def read_to_close(self):
+        """Return the lines the server sends until its close frame."""
+        try:
+            while True:
+                self._fill()
+        except EOFError:
+            pass
+        lines = self.buffer.decode('utf-8', 'replace').split('\r\n')
+        self.buffer = b''
+        assert lines[-1] == '', 'unfinished last line: %r' % lines[-1]
+        return lines[:-1]
+
+
+@pytest.fixture
+def web_server(loop_name):
+    running = ServerThread(loop=loop_name, web=True)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def web_connect(web_server):
+    """Return a function that opens a WebSocket client to the test server, past its welcome."""
+    clients = []
+
+    def connect(welcome=True, **options):
+        client = WebClient(web_server.web_port, **options)
+        clients.append(client)
+        if welcome:
+            client.expect('/login')
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()

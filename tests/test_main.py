@@ -115,7 +115,7 @@ def test_max_line_option_is_applied(program, client):
 
 def test_log_level_warning_hides_the_info_lines(program, client):
     port = free_port()
-    server = program('--port', str(port), '--log-level', 'warning')
+    server = program('--port', str(port), '--web-port', '0', '--log-level', 'warning')
     deadline = time.monotonic() + TIMEOUT
     while True:                        # no log line to wait for: wait for the port
         try:

@@ -36,6 +36,7 @@ sys.modules['resource'] = None         # `import resource` now raises ImportErro
 
 if hasattr(socket, 'TCP_USER_TIMEOUT'):
     del socket.TCP_USER_TIMEOUT
+    socket.__all__.remove('TCP_USER_TIMEOUT')   # as on Windows, where it never was there
 
 _select = select.select
 _HELD = {signal.SIGINT, signal.SIGTERM}

@@ -1,0 +1,402 @@
+"""The web side over real sockets: the page's HTTP answers, and WebSocket chat sessions.
+
+A browser user is a chat session like any other: these tests talk to a real
+server's web port as a browser's network stack would (the page itself, in a
+real browser, is tests/test_browser.py's), and to its telnet port as telnet does.
+"""
+
+import asyncore
+import logging
+import socket
+import struct
+import subprocess
+import sys
+
+import pytest
+from conftest import (TIMEOUT, UPGRADE, Client, ServerThread, StrictRequest, StrictServer,
+                      StrictWebServer, StrictWebSession, WebClient, client_frame, reset)
+
+from chat.limits import Limits
+from chat.loop import LOOPS, capacity, make_loop
+from chat.web import FILES, PAGE_DIR
+
+
+def http(port, request, host='127.0.0.1'):
+    """Send a request (bytes, or a str ending in a blank line); return (head, body)."""
+    sock = socket.create_connection((host, port), timeout=5)
+    try:
+        sock.sendall(request.encode('latin-1') if isinstance(request, str) else request)
+        data = b''
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    head, _, body = data.partition(b'\r\n\r\n')
+    return head.decode('latin-1'), body
+
+
+def get(port, path='/', method='GET', headers=''):
+    return http(port, '%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n' % (
+        method, path, port, headers))
+
+
+def upgrade(port, extra='', version='13'):
+    request = UPGRADE.format(host='127.0.0.1:%d' % port, extra=extra)
+    return http(port, request.replace('Version: 13', 'Version: ' + version))
+
+
+def login(client, name, room=None):
+    client.ask('/login ' + name)
+    if room:
+        client.ask('/' + room)
+    return client
+
+
+# ---- the page
+
+def test_the_page_is_served_as_html_with_its_security_headers(web_server):
+    head, body = get(web_server.web_port)
+    assert head.startswith('HTTP/1.1 200 OK')
+    assert 'Content-Type: text/html; charset=utf-8' in head
+    assert 'X-Content-Type-Options: nosniff' in head
+    assert "Content-Security-Policy: default-src 'none'; script-src 'self';" in head
+    assert 'Connection: close' in head
+    with open('%s/index.html' % PAGE_DIR, 'rb') as page:
+        assert body == page.read()
+
+
+@pytest.mark.parametrize('path', sorted(FILES))
+def test_every_file_of_the_page_comes_from_this_server(web_server, path):
+    head, body = get(web_server.web_port, path)
+    assert head.startswith('HTTP/1.1 200') and ('Content-Type: ' + FILES[path][1]) in head
+    assert body and b'http://' not in body and b'https://' not in body
+
+
+def test_head_answers_the_headers_without_the_page(web_server):
+    head, body = get(web_server.web_port, method='HEAD')
+    assert head.startswith('HTTP/1.1 200') and 'Content-Length: ' in head and body == b''
+
+
+@pytest.mark.parametrize('request_text, status', [
+    ('GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n', '404'),
+    ('GET /../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n', '404'),
+    ('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n', '405'),
+    ('DELETE /chat HTTP/1.1\r\nHost: x\r\n\r\n', '405'),
+    ('hello\r\n\r\n', '400'),
+    ('GET / HTTP/2.0\r\nHost: x\r\n\r\n', '400'),
+    ('GET / HTTP/1.1\r\nno colon here\r\n\r\n', '400'),
+    ('GET noslash HTTP/1.1\r\n\r\n', '400'),
+    ('GET / HTTP/1.1\r\nBad Name: x\r\n\r\n', '400'),
+])
+def test_a_bad_request_gets_its_error_and_the_connection_closes(web_server, request_text,
+                                                                status):
+    head, body = http(web_server.web_port, request_text)
+    assert head.startswith('HTTP/1.1 ' + status)
+    assert 'Connection: close' in head and body.startswith(status.encode())
+
+
+def test_a_request_head_over_8_kib_is_answered_431(web_server):
+    head, _ = http(web_server.web_port, 'GET / HTTP/1.1\r\nX-Big: %s\r\n\r\n' % ('b' * 9000))
+    assert head.startswith('HTTP/1.1 431')
+
+
+def test_a_request_head_past_the_limit_is_answered_before_it_ends(web_server):
+    sock = socket.create_connection(('127.0.0.1', web_server.web_port), timeout=5)
+    try:
+        sock.sendall(b'GET / HTTP/1.1\r\nX-Big: ' + b'b' * 9000)   # and never a blank line
+        assert sock.recv(100).startswith(b'HTTP/1.1 431')
+    finally:
+        sock.close()
+
+
+# ---- the upgrade
+
+def test_an_upgrade_for_another_version_is_answered_426_with_the_version(web_server):
+    head, _ = upgrade(web_server.web_port, version='8')
+    assert head.startswith('HTTP/1.1 426') and 'Sec-WebSocket-Version: 13' in head
+
+
+@pytest.mark.parametrize('change', [
+    ('Upgrade: websocket\r\n', ''), ('Connection: Upgrade\r\n', 'Connection: close\r\n'),
+    ('HTTP/1.1', 'HTTP/1.0'), ('Host: ', 'X-Host: '),
+    ('dGhlIHNhbXBsZSBub25jZQ==', 'dGhlIHNhbXBsZSBub25j'), ('dGhlIHNhbXBsZSBub25jZQ==', '!!'),
+])
+def test_a_bad_upgrade_is_answered_400(web_server, change):
+    request = UPGRADE.format(host='127.0.0.1:%d' % web_server.web_port, extra='')
+    head, _ = http(web_server.web_port, request.replace(*change))
+    assert head.startswith('HTTP/1.1 400')
+
+
+@pytest.mark.parametrize('origin', ['http://evil.example', 'null', 'https://127.0.0.1:1'])
+def test_a_page_from_another_origin_may_not_chat_and_the_log_says_so(web_server, origin,
+                                                                     caplog):
+    caplog.set_level(logging.INFO, logger='chat')
+    head, _ = upgrade(web_server.web_port, 'Origin: %s\r\n' % origin)
+    assert head.startswith('HTTP/1.1 403')
+    assert any('refused' in record.getMessage() and origin in record.getMessage()
+               for record in caplog.records)
+
+
+def test_the_pages_own_origin_and_no_origin_may_chat(web_connect, web_server):
+    own = web_connect(origin='http://127.0.0.1:%d' % web_server.web_port)
+    program = web_connect()                     # no Origin: a program, not a browser
+    assert own.ask('/login own')[0].startswith('Welcome, own')
+    assert program.ask('/login program')[0].startswith('Welcome, program')
+
+
+def test_an_origin_given_with_web_origin_may_chat(loop_name):
+    running = ServerThread(loop=loop_name, web=True, origins=['https://class.example'])
+    try:
+        allowed = WebClient(running.web_port, origin='https://class.example')
+        allowed.expect('/login')
+        allowed.close()
+        head, _ = upgrade(running.web_port, 'Origin: https://other.example\r\n')
+        assert head.startswith('HTTP/1.1 403')
+    finally:
+        running.stop()
+
+
+def test_frames_sent_right_behind_the_upgrade_are_read(web_server):
+    client = WebClient(web_server.web_port, upgrade=False)
+    request = UPGRADE.format(host='127.0.0.1:%d' % web_server.web_port, extra='')
+    try:
+        client.sock.sendall(request.encode() + client_frame(b'/login eager'))
+        assert client.head().startswith('HTTP/1.1 101')
+        assert client.expect('Welcome, ')[-1].startswith('Welcome, eager')
+    finally:
+        client.close()
+
+
+# ---- a browser user is a chat session like any other
+
+def test_a_browser_user_and_a_telnet_user_chat_both_ways(web_server, web_connect):
+    browser = login(web_connect(), '小明', 'python')
+    telnet = Client(web_server.port)
+    try:
+        telnet.expect('/login')
+        login(telnet, 'tess', 'python')
+        browser.send('hello from the browser')
+        assert telnet.expect('小明:')[-1] == '小明: hello from the browser'
+        telnet.send('<b>x</b> back from telnet')
+        assert browser.expect('tess:')[-1] == 'tess: <b>x</b> back from telnet'
+        assert 'Online in python (2): tess, 小明' in browser.ask('/online')[-1]
+    finally:
+        telnet.close()
+
+
+def test_a_message_of_many_lines_is_many_lines(web_server, web_connect):
+    sender, reader = web_connect(), web_connect()
+    login(reader, 'reader', 'pm')
+    login(sender, 'sender', 'pm')
+    sender.send('one\r\ntwo\nthree\rfour')
+    assert reader.expect('four')[-4:] == ['sender: one', 'sender: two', 'sender: three',
+                                          'sender: four']
+
+
+def test_a_fragmented_message_and_a_ping_between_its_fragments(web_connect):
+    client = web_connect()
+    client.send(client_frame(b'/log', fin=False) + client_frame(b'ping!', 0x9)
+                + client_frame(b'in frag', 0x0))
+    assert client.expect('Welcome, ')[-1].startswith('Welcome, frag')
+    client.sync()                               # past the pong, which follows the replies
+    assert client.pongs == [b'ping!']
+
+
+def test_a_line_over_the_limit_gets_too_long_and_the_session_goes_on(web_connect):
+    client = login(web_connect(), 'long')
+    assert 'too long' in client.ask('y' * 5000)[0].lower()
+    assert client.ask('/who')[0].startswith('Logged in (1)')
+
+
+def test_logout_says_goodbye_then_closes_with_1000(web_connect):
+    client = login(web_connect(), 'leaver')
+    client.send('/logout')
+    assert client.read_to_close() == ['Goodbye!'] and client.close_code == 1000
+
+
+def test_shutdown_says_so_then_closes_with_1001(loop_name):
+    running = ServerThread(loop=loop_name, web=True)
+    client = WebClient(running.web_port)
+    try:
+        client.expect('/login')
+        running.loop.stop()
+        assert 'shutting down' in client.read_to_close()[-1]
+        assert client.close_code == 1001
+    finally:
+        running.thread.join(5)
+        client.close()
+
+
+@pytest.mark.parametrize('name, data, code', [
+    ('unmasked', client_frame(b'hi', masked=False), 1002),
+    ('binary', client_frame(b'hi', 0x2), 1003),
+    ('invalid UTF-8', client_frame(b'\xc3\x28'), 1007),
+    ('a close', client_frame(struct.pack('!H', 1001), 0x8), 1001),
+])
+def test_the_end_of_a_browsers_input_frees_its_nickname_at_once(web_server, web_connect,
+                                                                name, data, code):
+    listener = login(web_connect(), 'listener', 'python')
+    client = login(web_connect(), 'leaving', 'python')
+    client.send(data)
+    assert client.read_to_close() == [] and client.close_code == code
+    assert listener.expect('left the room')[-1] == 'leaving left the room.'
+    newcomer = web_connect()
+    assert newcomer.ask('/login leaving')[0].startswith('Welcome, leaving')
+
+
+def test_a_reset_browser_is_cleaned_up(web_server, web_connect):
+    listener = login(web_connect(), 'listener', 'python')
+    client = login(web_connect(), 'gone', 'python')
+    reset(client.sock)
+    assert listener.expect('left the room')[-1] == 'gone left the room.'
+
+
+# ---- the limits count every connection, to either port
+
+def test_page_loads_count_against_the_per_address_limit(loop_name):
+    running = ServerThread(loop=loop_name, web=True, max_per_address=3)
+    loading = [socket.create_connection(('127.0.0.1', running.web_port)) for _ in range(2)]
+    telnet = Client(running.port)
+    try:
+        telnet.expect('/login')             # two page loads and a telnet user: 3
+        head, body = get(running.web_port)
+        assert head.startswith('HTTP/1.1 503') and b'too many connections' in body
+        refused = Client(running.port)
+        assert 'too many connections' in refused.read_to_close()[0]
+        refused.close()
+    finally:
+        for sock in loading:
+            sock.close()
+        telnet.close()
+        running.stop()
+
+
+def test_a_full_server_answers_a_browser_503_full(loop_name):
+    running = ServerThread(loop=loop_name, web=True, max_clients=1)
+    telnet = Client(running.port)
+    try:
+        telnet.expect('/login')
+        head, body = get(running.web_port)
+        assert head.startswith('HTTP/1.1 503') and b'full' in body
+    finally:
+        telnet.close()
+        running.stop()
+
+
+def test_a_browser_that_floods_is_paced_not_cut(loop_name):
+    running = ServerThread(loop=loop_name, web=True)
+    flooder, reader = WebClient(running.web_port), WebClient(running.web_port)
+    try:
+        for client, name in ((reader, 'reader'), (flooder, 'flooder')):
+            client.expect('/login')
+            login(client, name, 'python')
+        flooder.send(''.join('line %d\r\n' % n for n in range(40)))
+        assert reader.expect('line 17')[-1] == 'flooder: line 17'    # the burst: 20 - 2
+        assert reader.expect('line 39')[-1] == 'flooder: line 39'    # the rest, paced
+        assert flooder.ask('/online')[-1].startswith('Online in python (2)')
+    finally:
+        flooder.close()
+        reader.close()
+        running.stop()
+
+
+class SmallSendBuffer(StrictWebSession):
+    """A browser's session with a small send buffer, as on a slow link: what its client does
+    not read piles up in the session's queue, not in loopback's megabytes of kernel buffer."""
+
+    def __init__(self, server, sock, origin=None):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        super().__init__(server, sock, origin)
+
+
+class SmallSendBufferRequest(StrictRequest):
+    session_class = SmallSendBuffer
+
+
+def test_a_browser_that_never_reads_is_cut_as_a_slow_reader(loop_name, caplog):
+    """A tab left open on a sleeping laptop."""
+    caplog.set_level(logging.INFO, logger='chat')
+    running = ServerThread(loop=loop_name, web=True, max_queue=16 * 1024, line_rate=0)
+    running.web.request_class = SmallSendBufferRequest
+    sleeper = WebClient(running.web_port)
+    talker = Client(running.port)
+    try:
+        sleeper.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sleeper.expect('/login')
+        login(sleeper, 'sleeper', 'python')
+        talker.expect('/login')
+        login(talker, 'talker', 'python')
+        talker.send(('z' * 1000 + '\r\n') * 3000)
+        talker.expect('sleeper left the room.')
+        assert any('(sleeper): slow reader' in record.getMessage()
+                   for record in caplog.records)
+        assert not [record for record in caplog.records if record.exc_info]
+    finally:
+        sleeper.close()
+        talker.close()
+        running.stop()
+
+
+# ---- the program, and the request deadline on the server's clock
+
+def test_the_program_logs_the_web_address_after_listening_and_serves_the_page(program):
+    server = program('--port', '0')
+    server.port()
+    match = server.expect(r'web client at http://127\.0\.0\.1:(\d+)/')
+    head, _ = get(int(match.group(1)))
+    assert head.startswith('HTTP/1.1 200')
+    assert 'listening on' in server.log[0] and 'web client at' in server.log[1]
+
+
+def test_no_web_turns_the_web_side_off(program, client):
+    server = program('--port', '0', '--no-web')
+    port = server.port()
+    client(port).expect('/login')               # a round trip: the log is written by now
+    assert not any('web client' in line for line in server.log if line)
+
+
+def test_a_web_port_in_use_stops_the_start_in_one_line(program):
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, '-m', 'chat', '--port', '0', '--web-port',
+                               str(port)], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=TIMEOUT)
+    lines = done.stderr.decode().strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1
+    assert str(port) in lines[0] and 'in use' in lines[0] and '--web-port' in lines[0]
+
+
+def test_a_request_head_must_come_within_10_seconds_of_the_servers_clock():
+    """A head sent a byte at a time: closed at 10 s, told so, on a clock the test moves."""
+    now = [1000.0]
+    server = StrictServer(0, '127.0.0.1', clock=lambda: now[0],
+                          limits=Limits().capped(capacity(LOOPS[0])))
+    web = StrictWebServer(server, 0, '127.0.0.1')
+    loop = make_loop(server, LOOPS[0])
+    slow = socket.create_connection(('127.0.0.1', web.socket.getsockname()[1]), timeout=5)
+    try:
+        slow.setblocking(False)
+        for second in range(10):                # a byte at 0 s, 1 s, ... 9 s
+            now[0] = 1000.0 + second
+            slow.send(b'GET / HTTP/1.1\r\n'[second:second + 1])
+            for _ in range(20):
+                loop.run_once(0)
+            with pytest.raises(BlockingIOError):
+                slow.recv(1)                    # no answer yet
+        now[0] = 1009.99
+        loop.run_once(0)
+        with pytest.raises(BlockingIOError):
+            slow.recv(1)
+        now[0] = 1010.0
+        for _ in range(3):
+            loop.run_once(0)
+        slow.settimeout(TIMEOUT)
+        assert slow.recv(100).startswith(b'HTTP/1.1 408')
+    finally:
+        slow.close()
+        asyncore.close_all(server.map)
