@@ -103,6 +103,12 @@ def parse_args(argv=None):
     parser.add_argument('--motd', metavar='FILE',
                         help='a message of the day: the lines of FILE (UTF-8), shown after '
                              'every login')
+    parser.add_argument('--password-file', metavar='FILE',
+                        help='the class password: the first line of FILE; with it, login '
+                             'is /login NICK PASSWORD')
+    parser.add_argument('--op-password-file', metavar='FILE',
+                        help="the operators' password: the first line of FILE; /op PASSWORD "
+                             'makes a user an operator, who may kick, mute and ban')
     parser.add_argument('--web-port', type=_port, metavar='PORT',
                         help='port of the web page and its WebSocket sessions, on the same '
                              'host; 0 picks a free one (default: --port + 1, or a free one '
@@ -161,6 +167,48 @@ def read_motd(path):
     return [line for line in lines if line]
 
 
+PASSWORD_LIMIT = 4096
+"""Bytes a password file may have: its first line is the password."""
+
+
+def read_password(path):
+    """Return the password in the file at path: its first line, stripped.
+
+    Raises OSError if the file cannot be read (a directory, say), ValueError if
+    it is not UTF-8, too long, or holds no password.
+    """
+    with open(path, 'rb') as file:
+        data = file.read(PASSWORD_LIMIT + 1)
+    if len(data) > PASSWORD_LIMIT:
+        raise ValueError('longer than %d bytes' % PASSWORD_LIMIT)
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise ValueError('not UTF-8 text') from None
+    password = text.splitlines()[0].strip() if text.strip() else ''
+    if not password:
+        raise ValueError('its first line is empty')
+    return password
+
+
+def local_addresses():
+    """The IPv4 addresses others on the network may reach this machine at, as far as it can
+    tell without sending anything: the hostname's, and the one its default route leaves by."""
+    found = []
+    try:
+        found += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None,
+                                                            socket.AF_INET)]
+    except OSError:
+        pass                           # a hostname that does not resolve
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(('192.0.2.1', 9))    # UDP: a route is chosen, no packet is sent
+            found.append(probe.getsockname()[0])
+        except OSError:
+            pass                       # no route: no network
+    return sorted({address for address in found if not address.startswith('127.')})
+
+
 def raise_open_file_limit():
     """Raise the soft limit on open files as far as the system allows: each client holds one.
 
@@ -211,13 +259,27 @@ def main(argv=None):
             print('%s: cannot use %s as the message of the day: %s' % (PROG, args.motd, reason),
                   file=sys.stderr)
             return 1
+    passwords = {}
+    for option, path in (('--password-file', args.password_file),
+                         ('--op-password-file', args.op_password_file)):
+        if path is not None:
+            try:
+                passwords[option] = read_password(path)
+            except (OSError, ValueError) as error:
+                reason = (error.strerror if isinstance(error, OSError) and error.strerror
+                          else error)
+                print('%s: cannot use %s as %s: %s' % (PROG, path, option, reason),
+                      file=sys.stderr)
+                return 1
     open_files = raise_open_file_limit()
     limits = Limits(max_line=args.max_line, max_queue=args.max_queue,
                     max_clients=args.max_clients, max_per_address=args.max_per_address,
                     login_timeout=args.login_timeout, line_rate=args.line_rate,
                     line_burst=args.line_burst).capped(capacity(args.loop))
     try:
-        server = Server(args.port, args.host, limits=limits, motd=motd)
+        server = Server(args.port, args.host, limits=limits, motd=motd,
+                        password=passwords.get('--password-file'),
+                        op_password=passwords.get('--op-password-file'))
     except (OSError, UnicodeError) as error:      # UnicodeError: a host name IDNA rejects
         print('%s: %s' % (PROG, describe(error, args.host, args.port)), file=sys.stderr)
         return 1
@@ -242,6 +304,12 @@ def main(argv=None):
     log.info('listening on %s', server.address)
     if web is not None:
         log.info('web client at http://%s/', web.address)
+    if args.host in ('0.0.0.0', '::'):
+        port = server.socket.getsockname()[1]
+        for address in local_addresses():
+            log.info('students can use: telnet %s %d%s', address, port,
+                     ', or http://%s:%d/' % (address, web.socket.getsockname()[1])
+                     if web is not None else '')
     if limits.max_clients < args.max_clients:
         log.info('the %s loop watches at most %d connections: --max-clients lowered to %d',
                  loop.name, limits.max_clients, limits.max_clients)

@@ -46,7 +46,7 @@ import os
 import socket
 import sys
 
-from .limits import TokenBucket
+from .limits import LINE_RATE, TokenBucket
 from .telnet import TOO_LONG, Telnet
 
 log = logging.getLogger('chat')
@@ -102,8 +102,9 @@ class Channel(asynchat.async_chat):
     framing_class = Telnet
 
     @staticmethod
-    def refusal(reply):
-        """The bytes that tell a connection refused by the limits why: reply, as a line."""
+    def refusal(reply, status):
+        """The bytes that tell a connection refused by the limits why: reply, as a line
+        (status is for a browser's request: chat/web.py)."""
         return encode(reply)
 
     def __init__(self, server, sock):
@@ -233,6 +234,17 @@ class Channel(asynchat.async_chat):
             log.info('%s sent a line over %d bytes: dropped', self.peer, self.framing.max_line)
             return False
         return True
+
+    def hold_back(self, seconds):
+        """Handle none of the client's lines for seconds at least (after a wrong password).
+
+        The line rate carries it: the channel's bucket is emptied for that long,
+        and a bucket is made for it if the rate is off.
+        """
+        now = self.server.clock()
+        if self._bucket is None:
+            self._bucket = TokenBucket(LINE_RATE, self.server.limits.line_burst, now)
+        self._bucket.hold(now, seconds)
 
     def handle_expt(self):
         """Urgent data (telnet's Synch): drop it, where SO_OOBINLINE did not put it in line."""

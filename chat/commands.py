@@ -11,7 +11,15 @@ Conventions, as in the standard library's cmd.Cmd:
    "login <nickname>: log in under a nickname.". /help lists every do_* method
    of the room from these lines, so a new command needs no other change.
 4. A command that ends the session raises EndSession.
+5. A do_* method marked @operator_only is for operators: anyone else who
+   types it is told so, and /help lists it to operators only.
 """
+
+
+def operator_only(method):
+    """Mark a do_* method as an operators' command (see the module's convention 5)."""
+    method.operator_only = True
+    return method
 
 
 class EndSession(Exception):
@@ -36,6 +44,9 @@ class CommandHandler:
         meth = getattr(self, 'do_' + cmd, None)
         if meth is None:
             self.unknown(session, cmd)
+            return
+        if getattr(meth, 'operator_only', False) and not session.operator:
+            session.push('/%s is for operators only.' % cmd)
             return
         # Called outside any try: the design's try around this call, meant
         # for a missing command, also caught every TypeError inside one.
@@ -62,27 +73,29 @@ class CommandHandler:
             return cmd, first
         return usage, description
 
-    def commands(self):
-        """Return the names of this room's commands, in alphabetical order."""
-        return sorted(name[3:] for name in dir(self) if name.startswith('do_'))
+    def commands(self, operator=False):
+        """Return the names of this room's commands, in alphabetical order: an operator's
+        included if operator is true."""
+        return sorted(name[3:] for name in dir(self) if name.startswith('do_')
+                      and (operator or not getattr(getattr(self, name), 'operator_only', False)))
 
-    def help_lines(self):
+    def help_lines(self, operator=False):
         """Return the lines of /help, built from the do_* docstrings once per class."""
-        lines = _HELP.get(type(self))
+        lines = _HELP.get((type(self), operator))
         if lines is None:
-            entries = [self.help_entry(cmd) for cmd in self.commands()]
+            entries = [self.help_entry(cmd) for cmd in self.commands(operator)]
             width = max(len(usage) for usage, _ in entries) + 1
             lines = ['Commands here:'] + [
                 ('/%-*s %s' % (width, usage, description)).rstrip()
                 for usage, description in entries]
-            _HELP[type(self)] = lines
+            _HELP[type(self), operator] = lines
         return lines
 
     def do_help(self, session, line):
         """help: list the commands of this room."""
-        for help_line in self.help_lines():
+        for help_line in self.help_lines(session.operator):
             session.push(help_line)
 
 
 _HELP = {}
-"""Each room class's /help lines: every login shows them, and they never change."""
+"""Each room class's /help lines, for others and for operators: they never change."""

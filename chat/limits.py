@@ -9,9 +9,11 @@ feeds them (chat/server.py); docs/protocol.md says what a client sees.
 2. `TokenBucket`: the line rate, a burst at once and then so many a second.
 3. `Deadlines`: what falls due a fixed delay after it was added.
 4. `Refusals`: the log of refused connections, a line a second at most.
+5. `Attempts`: password tries from one address, a burst and then two a second.
 """
 
 import collections
+import ipaddress
 import logging
 from typing import NamedTuple
 
@@ -42,6 +44,25 @@ LINGER = 10.0
 
 REQUEST_TIMEOUT = 10.0
 """Seconds a browser's connection may take to send its whole request head."""
+
+ATTEMPT_RATE = 2.0
+"""Password tries a second one address may make, once its burst is spent: a class behind
+one address (a school's NAT) logs in at this pace once the burst is spent."""
+
+ATTEMPT_BURST = 10
+"""Password tries one address may make at once."""
+
+
+def address_key(host):
+    """What the per-address limit counts by: an IPv4 address, or an IPv6 /64."""
+    if ':' not in host:
+        return host                                    # IPv4, as accept() wrote it
+    ip = ipaddress.ip_address(host.split('%')[0])      # '%': an IPv6 scope, as in fe80::1%eth0
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)                 # IPv4 through a dual-stack socket
+        return str(ipaddress.ip_network((ip, 64), strict=False))
+    return str(ip)
 
 
 class Limits(NamedTuple):
@@ -77,6 +98,12 @@ class TokenBucket:
         self.burst = burst
         self.tokens = float(burst)     # a newcomer may send its burst at once
         self.stamp = now               # when tokens was last brought up to date
+
+    def hold(self, now, seconds):
+        """Allow no line for seconds from now, at least (a failed password's pause)."""
+        self.tokens = min(1.0, self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        self.tokens -= seconds * self.rate
 
     def take(self, now):
         """Count a line sent at now; False if no token is left: the line must wait."""
@@ -162,3 +189,38 @@ class Refusals:
         due = self.next_due()
         if due is not None and now >= due:
             self.flush()
+
+
+class Attempts:
+    """Password tries, counted by address: `burst` at once, then `rate` a second.
+
+    One connection may fail three times (chat/rooms.py); this bounds what an
+    address gets from all its connections together, however many it opens. An
+    address is forgotten once its burst would be whole again.
+    """
+
+    def __init__(self, rate=ATTEMPT_RATE, burst=ATTEMPT_BURST):
+        self.rate = rate
+        self.burst = burst
+        self._buckets = {}                          # address key -> its TokenBucket
+        self._idle = Deadlines(burst / rate)        # when each bucket is whole again
+
+    def __len__(self):
+        return len(self._buckets)
+
+    def take(self, key, now):
+        """Count a try from key at now; False if it has tried too often: refuse the try."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, now)
+        self._idle.add(key, now)
+        return bucket.take(now)
+
+    def next_due(self):
+        """When an address may next be forgotten, or None."""
+        return self._idle.next_due()
+
+    def tick(self, now):
+        """Forget the addresses that have not tried for as long as a burst takes to refill."""
+        for key in self._idle.pop_due(now):
+            del self._buckets[key]

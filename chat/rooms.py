@@ -8,20 +8,42 @@ the old room's `remove` and the new room's `add`, which tell the others.
 The commands that work everywhere (/logout, /msg, /nick, /who) are methods of
 Room, so the hall and every chat room inherit them; the ones for chatting
 (/broadcast, /me, /online, /history, /back) are methods of ChatRoom.
+
+The teacher's controls are do_* methods too, marked @operator_only: /op, by
+which an operator is made, and /kick, /mute, /unmute, /ban, /bans, /unban and
+/announce on Room, /quiet on ChatRoom.
 """
 
 import collections
+import ipaddress
+import logging
 import unicodedata
 
-from .commands import CommandHandler, EndSession
 from .channel import encode, push_to_all
+from .commands import CommandHandler, EndSession, operator_only
+from .limits import address_key
 from .session import nickname_key
+from .websocket import POLICY
+
+log = logging.getLogger('chat')
 
 MAX_NICKNAME = 20
 NICKNAME_RULE = ('A nickname is 1 to %d characters, all visible: no spaces, no ":", '
-                 'no invisible or undecodable characters, and no "/" at the start.'
-                 % MAX_NICKNAME)
+                 'no invisible or undecodable characters, and no "/" at the start; '
+                 'Latin, Greek and Cyrillic letters are not mixed.' % MAX_NICKNAME)
+
+INVISIBLE = frozenset('\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5')
+"""Letters and symbols that show as nothing: the Hangul fillers, the blank Braille pattern,
+two Khmer vowels. (Format characters are not printable, and so refused already.)"""
+
+LOOKALIKE_SCRIPTS = frozenset(['LATIN', 'GREEK', 'CYRILLIC'])
+"""Alphabets whose letters pass for one another (Latin e, Cyrillic е): a nickname that
+mixes them, as teachеr does, could pass for another's."""
 LOG_IN_FIRST = 'Please log in first: /login <nickname>'
+MUTED = 'You are muted: nobody hears you until an operator lifts it.'
+
+MAX_BAN_MINUTES = 7 * 24 * 60
+"""The longest ban in minutes, a week: longer ones last until the server stops anyway."""
 
 HISTORY = 20
 """Chat lines each room keeps for /history."""
@@ -66,6 +88,8 @@ class Room(CommandHandler):
         if receiver is None:
             session.push('%s is not online.' % name)
             return
+        if self.silenced(session):
+            return
         receiver.push('[private] %s: %s' % (session.client_name, text))
         session.push('To %s, privately: %s' % (receiver.client_name, text))
 
@@ -83,6 +107,9 @@ class Room(CommandHandler):
             return
         del self.server.users[nickname_key(old)]
         self.server.users[nickname_key(name)] = session
+        if nickname_key(old) in self.server.muted:         # the mute goes with the user
+            self.server.muted.discard(nickname_key(old))
+            self.server.muted.add(nickname_key(name))
         session.client_name = name
         session.push('You are now %s.' % name)
         self.broadcast('%s is now known as %s.' % (old, name), sender=session)
@@ -105,9 +132,148 @@ class Room(CommandHandler):
         for key in sorted(users)[:WHO_LIMIT]:
             user = users[key]
             where = 'hall' if user.room is self.server.hall else user.room.name
-            session.push('%s in %s' % (user.client_name, where))
+            session.push('%s in %s%s' % (user.client_name, where,
+                                         ' (operator)' if user.operator else ''))
         if len(users) > WHO_LIMIT:
             session.push('... and %d more.' % (len(users) - WHO_LIMIT))
+
+    def silenced(self, session):
+        """Whether session is muted; if so, it is told that nobody hears it."""
+        if nickname_key(session.client_name) in self.server.muted:
+            session.push(MUTED)
+            return True
+        return False
+
+    # ---- the teacher's controls
+
+    def do_op(self, session, line):
+        """op <password>: become an operator, with the operators' password."""
+        if self.server.op_password is None:
+            session.push('This server has no operator password: there are no operators.')
+        elif session.operator:
+            session.push('You are an operator already.')
+        elif not line:
+            self.usage(session, 'op')
+        elif self.server.check_password(session, line, self.server.op_password):
+            session.operator = True
+            session.push('You are an operator now: /help lists your commands.')
+            log.info('%s is an operator', session.client_name)
+
+    def moderated(self, session, name, verb):
+        """The user an operator names for verb, or None once the operator is told why not."""
+        target = self.server.users.get(nickname_key(name)) if name else None
+        if not name:
+            self.usage(session, verb)
+        elif target is None:
+            session.push('%s is not online.' % name)
+        elif target.operator:
+            session.push('You cannot %s an operator%s.'
+                         % (verb, ', yourself included' if target is session else ''))
+        else:
+            return target
+        return None
+
+    @operator_only
+    def do_kick(self, session, line):
+        """kick <nickname> [reason]: disconnect a user, telling them why."""
+        name, _, reason = line.partition(' ')
+        target = self.moderated(session, name, 'kick')
+        if target is None:
+            return
+        reason = reason.strip()
+        target.end('You were kicked by %s%s' % (session.client_name,
+                                                ': ' + reason if reason else '.'),
+                   'kicked by %s' % session.client_name, POLICY)
+        session.push('%s was kicked.' % target.client_name)
+        log.info('%s kicked %s%s', session.client_name, target.client_name,
+                 ': ' + reason if reason else '')
+
+    @operator_only
+    def do_mute(self, session, line):
+        """mute <nickname>: let nobody hear a user, whatever nickname they take next."""
+        target = self.moderated(session, line, 'mute')
+        if target is None:
+            return
+        self.server.muted.add(nickname_key(target.client_name))
+        target.push('You have been muted by %s.' % session.client_name)
+        session.push('%s is muted.' % target.client_name)
+        log.info('%s muted %s', session.client_name, target.client_name)
+
+    @operator_only
+    def do_unmute(self, session, line):
+        """unmute <nickname>: let a muted user be heard again."""
+        if not line:
+            self.usage(session, 'unmute')
+            return
+        if nickname_key(line) not in self.server.muted:
+            session.push('%s is not muted.' % line)
+            return
+        self.server.muted.discard(nickname_key(line))
+        target = self.server.users.get(nickname_key(line))
+        if target is not None:
+            target.push('You have been unmuted by %s.' % session.client_name)
+        session.push('%s is unmuted.' % line)
+        log.info('%s unmuted %s', session.client_name, line)
+
+    @operator_only
+    def do_ban(self, session, line):
+        """ban <nickname> [minutes]: disconnect everyone at a user's address, and keep it out."""
+        name, _, minutes = line.partition(' ')
+        minutes = minutes.strip()
+        if minutes and not (minutes.isdigit() and 1 <= int(minutes) <= MAX_BAN_MINUTES):
+            session.push('Minutes are a whole number from 1 to %d (a week); none: until the '
+                         'server stops.' % MAX_BAN_MINUTES)
+            return
+        target = self.moderated(session, name, 'ban')
+        if target is None:
+            return
+        key = target.address_key
+        if any(user.operator and user.address_key == key for user in self.server.users.values()):
+            session.push('An operator is connected from %s: it cannot be banned.' % key)
+            return
+        self.server.ban(key, int(minutes) if minutes else None, session.client_name)
+        session.push('%s is banned (%s)%s.' % (
+            key, target.client_name, ' for %s minutes' % minutes if minutes else ''))
+        log.info('%s banned %s (%s)%s', session.client_name, key, target.client_name,
+                 ' for %s minutes' % minutes if minutes else '')
+
+    @operator_only
+    def do_bans(self, session, line):
+        """bans: list the banned addresses, and how long each ban lasts."""
+        bans = [key for key in sorted(self.server.bans) if self.server.banned(key)]
+        if not bans:
+            session.push('Nobody is banned.')
+            return
+        session.push('Banned (%d):' % len(bans))
+        now = self.server.clock()
+        for key in bans:
+            end = self.server.bans[key]
+            session.push('%s %s' % (key, 'until the server stops' if end is None else
+                                    'for %d more minutes' % -(-(end - now) // 60)))
+
+    @operator_only
+    def do_unban(self, session, line):
+        """unban <address>: lift the ban on an address, as /bans lists it."""
+        if not line:
+            self.usage(session, 'unban')
+            return
+        key = ban_key(line)
+        if not self.server.banned(key):
+            session.push('%s is not banned.' % line)
+            return
+        del self.server.bans[key]
+        session.push('%s may come back.' % key)
+        log.info('%s unbanned %s', session.client_name, key)
+
+    @operator_only
+    def do_announce(self, session, line):
+        """announce <text>: say text to everyone logged in, wherever they are."""
+        if not line:
+            self.usage(session, 'announce')
+            return
+        push_to_all(list(self.server.users.values()),
+                    encode('[announcement] %s: %s' % (session.client_name, line)))
+        log.info('%s announced: %s', session.client_name, line)
 
 
 class Hall(Room):
@@ -120,6 +286,10 @@ class Hall(Room):
         super().add(session)
         if session.client_name:
             session.push('You are in the hall. Rooms: /python, /write, /pm.')
+        elif self.server.password is not None:
+            session.push('Welcome to the chat server!')
+            session.push('This class has a password. Log in with: '
+                         '/login <nickname> <password>')
         else:
             session.push('Welcome to the chat server!')
             session.push('Log in with: /login <nickname>   (/help lists the commands)')
@@ -153,6 +323,13 @@ class Hall(Room):
         if not line:
             self.usage(session, 'login')
             return
+        if self.server.password is not None:
+            line, _, password = line.partition(' ')
+            if not password.strip():
+                session.push('This class has a password: /login <nickname> <password>')
+                return
+            if not self.server.check_password(session, password.strip(), self.server.password):
+                return
         name = unicodedata.normalize('NFC', line)
         if not self.check_nickname(session, name):
             return
@@ -189,6 +366,7 @@ class ChatRoom(Room):
     def __init__(self, server, name):
         super().__init__(server, name)
         self.history = collections.deque(maxlen=HISTORY)   # the last lines said here
+        self.quiet = False             # /quiet: questions go to the operators only
 
     def add(self, session):
         self.broadcast('%s entered the room.' % session.client_name)
@@ -223,6 +401,16 @@ class ChatRoom(Room):
             return
         self.say('* %s %s' % (session.client_name, line), session)
 
+    @operator_only
+    def do_quiet(self, session, line):
+        """quiet: turn quiet mode on or off: questions go to the operators only."""
+        self.quiet = not self.quiet
+        self.broadcast('Quiet mode is %s in %s%s' % (
+            'on' if self.quiet else 'off', self.name,
+            ': what you say goes to the operators only.' if self.quiet else '.'))
+        log.info('%s turned quiet mode %s in %s', session.client_name,
+                 'on' if self.quiet else 'off', self.name)
+
     def do_history(self, session, line):
         """history: show the last lines said in this room, oldest first."""
         if not self.history:
@@ -233,7 +421,17 @@ class ChatRoom(Room):
             session.push(said)
 
     def say(self, line, sender):
-        """Send a chat line to everyone else in the room, and keep it for /history."""
+        """Send a chat line to everyone else in the room, and keep it for /history.
+
+        A muted sender is told nobody hears it. In quiet mode, a line that is not
+        an operator's goes to the room's operators only, and is not kept.
+        """
+        if self.silenced(sender):
+            return
+        if self.quiet and not sender.operator:
+            operators = [session for session in self.sessions if session.operator]
+            push_to_all(operators, encode(line), sender)
+            return
         self.history.append(line)
         self.broadcast(line, sender=sender)
 
@@ -242,5 +440,23 @@ def valid_nickname(name):
     """Whether name may be a nickname: see NICKNAME_RULE."""
     return (0 < len(name) <= MAX_NICKNAME
             and name.isprintable()
-            and not any(char.isspace() or char in ':\ufffd' for char in name)
-            and not name.startswith('/'))
+            and not any(char.isspace() or char in ':\ufffd' or char in INVISIBLE
+                        for char in name)
+            and not unicodedata.category(name[0]).startswith('M')   # an accent on nothing
+            and not name.startswith('/')
+            and len(scripts(name) & LOOKALIKE_SCRIPTS) <= 1)
+
+
+def scripts(name):
+    """The alphabets of name's letters, as their Unicode names say (LATIN, CYRILLIC, ...)."""
+    return {word for char in name if char.isalpha()
+            for word in unicodedata.name(char, '').split() if word in LOOKALIKE_SCRIPTS}
+
+
+def ban_key(address):
+    """The key /unban looks up for an address as typed: an IPv6 address means its /64."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return address                 # a key as /bans lists it (an IPv6 /64), or nothing
+    return address_key(address)

@@ -16,7 +16,7 @@ through.
 
 import asyncore
 import errno
-import ipaddress
+import hmac
 import logging
 import os
 import socket
@@ -24,11 +24,11 @@ import sys
 import time
 
 from .channel import discard_input, format_address
-from .limits import Deadlines, Limits, Refusals
+from .limits import LINE_RATE, Attempts, Deadlines, Limits, Refusals, address_key
 from .loop import SocketMap
 from .rooms import ChatRoom, Hall
 from .session import ChatSession
-from .websocket import GOING_AWAY
+from .websocket import GOING_AWAY, POLICY
 
 log = logging.getLogger('chat')
 
@@ -43,6 +43,10 @@ OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, getattr(errno, 'WSAEMFILE', er
 
 FULL = 'Sorry, the server is full; please try again later.'
 TOO_MANY = 'Sorry, too many connections from your address; please close one first.'
+BANNED = 'Sorry, your address is banned from this server.'
+
+WRONG_PASSWORDS = 3
+"""Wrong passwords a connection may give: the last of them closes it."""
 
 
 def resolve(host, port):
@@ -71,16 +75,6 @@ def listen(dispatcher, host, port):
         raise
 
 
-def address_key(host):
-    """What the per-address limit counts by: an IPv4 address, or an IPv6 /64."""
-    if ':' not in host:
-        return host                                    # IPv4, as accept() wrote it
-    ip = ipaddress.ip_address(host.split('%')[0])      # '%': an IPv6 scope, as in fe80::1%eth0
-    if ip.version == 6:
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)                 # IPv4 through a dual-stack socket
-        return str(ipaddress.ip_network((ip, 64), strict=False))
-    return str(ip)
 
 
 class Server(asyncore.dispatcher):
@@ -88,13 +82,16 @@ class Server(asyncore.dispatcher):
 
     channel_class = ChatSession
 
-    def __init__(self, port, host, map=None, limits=Limits(), motd=(), clock=time.monotonic):
+    def __init__(self, port, host, map=None, limits=Limits(), motd=(), clock=time.monotonic,
+                 password=None, op_password=None):
         self.map = SocketMap() if map is None else map
         self._spare = open(os.devnull, 'rb')   # a descriptor kept for refuse_without_descriptors
         asyncore.dispatcher.__init__(self, map=self.map)
         self.limits = limits
         self.motd = list(motd)         # lines shown after every login
         self.clock = clock             # what every deadline and the line rate count by
+        self.password = password       # the class password, or None: anyone may log in
+        self.op_password = op_password   # the operators' password, or None: no operators
         listen(self, host, port)
         self.listeners = [self]        # and the web port's, with the web side (chat/web.py)
         self.web = None                # the web side, if it is on
@@ -109,11 +106,14 @@ class Server(asyncore.dispatcher):
         self._closing_soon = []        # sessions to close at the next tick
         # What each session may be waiting for, each kind always the same delay away.
         self.turns = Deadlines(0)                          # a turn, for lines past TURN
-        self.paced = Deadlines(1 / limits.line_rate if limits.line_rate else 0)   # the rate
+        self.paced = Deadlines(1 / (limits.line_rate or LINE_RATE))   # the line rate's pause
         self.logins = Deadlines(limits.login_timeout)      # the end of the time to log in
         self.lingering = Deadlines(limits.linger)          # the end of an orderly close
         self.requests = Deadlines(limits.request_timeout)  # a web request's head (chat/web.py)
         self.refusals = Refusals()
+        self.attempts = Attempts()     # password tries, by address
+        self.bans = {}                 # address_key -> when the ban ends (None: never)
+        self.muted = set()             # nickname_key of every muted nickname
 
     @property
     def address(self):
@@ -144,11 +144,14 @@ class Server(asyncore.dispatcher):
         a browser's request for the page, a browser's chat session. The new
         channel's deadline (to log in, to send a request) is kept in deadlines.
         """
+        key = address_key(addr[0])
+        if self.banned(key):
+            self.refuse(sock, addr, channel_class, BANNED, '%s is banned' % key, 403)
+            return
         if len(self.sessions) >= self.limits.max_clients:
             self.refuse(sock, addr, channel_class, FULL,
                         'server full (%d clients)' % self.limits.max_clients)
             return
-        key = address_key(addr[0])
         same = self._addresses.get(key, 0)
         if self.limits.max_per_address and same >= self.limits.max_per_address:
             self.refuse(sock, addr, channel_class, TOO_MANY,
@@ -164,10 +167,13 @@ class Server(asyncore.dispatcher):
         if deadlines.delay:
             deadlines.add(channel, self.clock())
 
-    def refuse(self, sock, addr, channel_class, reply, reason):
-        """Tell a newcomer why it cannot stay, close the connection, and log it (`Refusals`)."""
+    def refuse(self, sock, addr, channel_class, reply, reason, status=503):
+        """Tell a newcomer why it cannot stay, close the connection, and log it (`Refusals`).
+
+        status is the HTTP status a browser's request is refused with.
+        """
         try:
-            sock.send(channel_class.refusal(reply))
+            sock.send(channel_class.refusal(reply, status))
         except OSError:
             pass                       # gone already: nothing to tell
         discard_input(sock)
@@ -213,7 +219,7 @@ class Server(asyncore.dispatcher):
         while self._closing_soon:
             self._closing_soon.pop().handle_close()
         if not (self.turns or self.paced or self.logins or self.lingering or self.requests
-                or self.refusals.unlogged):
+                or self.refusals.unlogged or self.attempts):
             return None                # the common case, every round: nothing is waiting
         for session in self.turns.pop_due(now) + self.paced.pop_due(now):
             session.resume()
@@ -226,12 +232,57 @@ class Server(asyncore.dispatcher):
         for session in self.lingering.pop_due(now):
             session.give_up(self.limits.linger)
         self.refusals.tick(now)
+        self.attempts.tick(now)
         if self._closing_soon:
             return now
         waiting = (self.turns, self.paced, self.logins, self.lingering, self.requests,
-                   self.refusals)
+                   self.refusals, self.attempts)
         return min((when for when in (each.next_due() for each in waiting) if when is not None),
                    default=None)
+
+    def check_password(self, session, given, password):
+        """Whether given is the password, compared in constant time; a wrong one counts.
+
+        Each address gets a few tries a second (`Attempts`): a try past them
+        is not compared, and is answered to try again in a moment. Each
+        connection gets three wrong ones (the third closes it), and each wrong
+        one holds its next line back a second. Neither password is ever logged.
+        """
+        if not self.attempts.take(session.address_key, self.clock()):
+            session.push('Too many password tries from your address: try again in a moment.')
+            session.hold_back(1.0)
+            return False
+        if hmac.compare_digest(given.encode('utf-8'), password.encode('utf-8')):
+            return True
+        session.wrong_passwords += 1
+        log.info('%s%s gave a wrong password (%d)', session.peer,
+                 ' (%s)' % session.client_name if session.client_name else '',
+                 session.wrong_passwords)
+        if session.wrong_passwords >= WRONG_PASSWORDS:
+            session.end('Wrong password, %d times: goodbye.' % WRONG_PASSWORDS,
+                        'a wrong password, %d times' % WRONG_PASSWORDS, POLICY)
+        else:
+            session.push('Wrong password.')
+            session.hold_back(1.0)
+        return False
+
+    def banned(self, key):
+        """Whether the address key is banned now (a ban past its end is lifted here)."""
+        if key not in self.bans:
+            return False
+        end = self.bans[key]
+        if end is not None and end <= self.clock():
+            del self.bans[key]
+            return False
+        return True
+
+    def ban(self, key, minutes, by):
+        """Close every connection from the address key and refuse new ones, for minutes
+        (None: until the server stops)."""
+        self.bans[key] = None if minutes is None else self.clock() + minutes * 60
+        for channel in [each for each in self.sessions if each.address_key == key]:
+            channel.end('You are banned from this server by %s.' % by, 'banned by %s' % by,
+                        POLICY)
 
     def handle_error(self):
         """Log the error; the server goes on listening (asyncore's default would close it)."""

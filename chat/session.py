@@ -41,6 +41,8 @@ class ChatSession(Channel):
         self.data = []
         self.client_name = ''
         self.room = None
+        self.operator = False          # given by /op, with the operators' password
+        self.wrong_passwords = 0
         log.info('%s connected', self.peer)
         self.enter(server.hall)
 
@@ -81,6 +83,12 @@ class ChatSession(Channel):
         key = nickname_key(self.client_name)
         if self.client_name and self.server.users.get(key) is self:
             del self.server.users[key]
+
+    def end(self, line, reason, code=None):
+        """Say line and log out at once; close once it is sent (a kick, a ban)."""
+        self.push(line)
+        self.logout()
+        self.close_when_done(reason, code)
 
     def handle_input_end(self):
         """The client ended its sending side: log out at once; the replies still go out."""

@@ -154,9 +154,9 @@ class Request(Channel):
     session_class = WebSession
 
     @staticmethod
-    def refusal(reply):
+    def refusal(reply, status):
         """A refusal as the browser reads it: an HTTP error that carries the reply."""
-        return error(503, reply)
+        return error(status, reply)
 
     def __init__(self, server, sock):
         Channel.__init__(self, server, sock)
@@ -201,6 +201,10 @@ class Request(Channel):
         """Tell the browser something (the server is shutting down): an error, then close."""
         if not self._closing:
             self.answer(error(503, line))
+
+    def end(self, line, reason, code=None):
+        """The server ends this connection (a ban): tell the browser, and close."""
+        self.push(line)
 
     def answer(self, data):
         """Send a response, then close."""

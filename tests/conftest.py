@@ -109,16 +109,18 @@ class ServerThread:
     """A server (a StrictServer unless told) on 127.0.0.1, port 0, its loop in a thread.
 
     Keyword arguments are its limits (`Limits`), capped at what the loop can watch. With
-    web=True it has a web side too (StrictWebServer), on web_port.
+    web=True it has a web side too (StrictWebServer), on web_port; password and
+    op_password are the class's and the operators'.
     """
 
     def __init__(self, server_class=StrictServer, loop=LOOPS[0], prepare=None, web=False,
-                 origins=(), **limits):
+                 origins=(), password=None, op_password=None, host='127.0.0.1', **limits):
         limits = Limits(**limits).capped(capacity(loop))
-        self.server = server_class(0, '127.0.0.1', limits=limits)
+        self.server = server_class(0, host, limits=limits, password=password,
+                                   op_password=op_password)
         self.port = self.server.socket.getsockname()[1]
         if web:
-            self.web = StrictWebServer(self.server, 0, '127.0.0.1', origins)
+            self.web = StrictWebServer(self.server, 0, host, origins)
             self.web_port = self.web.socket.getsockname()[1]
         self.loop = make_loop(self.server, loop)
         if prepare is not None:

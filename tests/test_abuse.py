@@ -18,8 +18,7 @@ from conftest import (READY_LOOPS, TIMEOUT, Client, ServerThread, SmallSendBuffe
                       StrictSession, needs_other_loopbacks, reset)
 
 from chat.loop import HANG_UP, LOOPS
-from chat.limits import LINGER, MAX_PER_ADDRESS
-from chat.server import address_key
+from chat.limits import LINGER, MAX_PER_ADDRESS, address_key
 
 MiB = 1024 * 1024
 

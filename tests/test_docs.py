@@ -10,7 +10,7 @@ import pathlib
 import re
 
 import pytest
-from conftest import Client
+from conftest import Client, ServerThread
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md'))
@@ -19,7 +19,9 @@ DOCS = [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md'))
 # and end with a colon: "From [chat/rooms.py](../chat/rooms.py):".
 EXCERPT = re.compile(r'([^\n]*(?:\n[^\n]+)*)\n\n```python\n(.*?)```', re.S)
 SOURCE = re.compile(r'\[([\w./-]+\.py)\]\([^)]*\)\s*[:：]\s*$')
-TRANSCRIPT = re.compile(r'<!-- transcript -->\n```text\n(.*?)```', re.S)
+TRANSCRIPT = re.compile(r'<!-- transcript((?: [\w-]+=\S+)*) -->\n```text\n(.*?)```', re.S)
+"""A transcript to replay, after the server's passwords if it has them:
+<!-- transcript password=PASSWORD op-password=PASSWORD -->."""
 ORIGINAL = re.compile(r'<!-- original -->\n```python\n(.*?)```', re.S)
 WALKTHROUGHS = [ROOT / 'docs' / 'walkthrough.md', ROOT / 'docs' / 'walkthrough.zh-CN.md']
 
@@ -36,8 +38,10 @@ def excerpts():
 
 def transcripts():
     for doc in DOCS:
-        for number, text in enumerate(TRANSCRIPT.findall(doc.read_text(encoding='utf-8'))):
-            yield pytest.param(text, id='%s#%d' % (doc.name, number + 1))
+        found = TRANSCRIPT.findall(doc.read_text(encoding='utf-8'))
+        for number, (options, text) in enumerate(found):
+            options = dict(option.split('=', 1) for option in options.split())
+            yield pytest.param(options, text, id='%s#%d' % (doc.name, number + 1))
 
 
 @pytest.mark.parametrize('doc, before, code', list(excerpts()))
@@ -92,8 +96,10 @@ def steps(transcript):
     return result
 
 
-@pytest.mark.parametrize('transcript', list(transcripts()))
-def test_transcript_replays_against_a_live_server(chat_server, transcript):
+@pytest.mark.parametrize('options, transcript', list(transcripts()))
+def test_transcript_replays_against_a_live_server(loop_name, options, transcript):
+    chat_server = ServerThread(loop=loop_name, password=options.get('password'),
+                               op_password=options.get('op-password'))
     reader = Client(chat_server.port)
     others = {}
     try:
@@ -118,3 +124,4 @@ def test_transcript_replays_against_a_live_server(chat_server, transcript):
         reader.close()
         for client in others.values():
             client.close()
+        chat_server.stop()

@@ -39,8 +39,8 @@ def test_login_replies_with_the_nickname_then_the_halls_help(connect):
     lines = client.ask('/login alice')
     assert 'alice' in lines[0]
     commands = [line.split()[0] for line in lines if line.startswith('/')]
-    assert commands == ['/help', '/login', '/logout', '/msg', '/nick', '/pm', '/python', '/rooms',
-                        '/who', '/write']
+    assert commands == ['/help', '/login', '/logout', '/msg', '/nick', '/op', '/pm', '/python',
+                        '/rooms', '/who', '/write']
 
 
 def test_login_without_nickname_shows_usage(connect):
@@ -194,7 +194,7 @@ def test_help_in_a_room_lists_its_commands(login):
     lines = login('alice', 'python').ask('/help')
     commands = [line.split()[0] for line in lines if line.startswith('/')]
     assert commands == ['/back', '/broadcast', '/help', '/history', '/logout', '/me', '/msg',
-                        '/nick', '/online', '/who']
+                        '/nick', '/online', '/op', '/who']
 
 
 # ---- everywhere
