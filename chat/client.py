@@ -22,7 +22,21 @@ costs a line up to POLL_MS of delay.
 The buttons come from the server. Whenever it sends the list of a room's
 commands (the block /help prints, also sent after login), the buttons are
 made again from it, so a command a teacher adds to a room appears here with
-no change to the client. On entering a room the client asks for that list.
+no change to the client. On entering a room the client asks for that list,
+and again when /op makes the user an operator, whose list is longer: /kick,
+/mute, /ban... become buttons too.
+
+The login waits for the server's welcome, which says how to log in. When the
+class has a password the welcome says so, and only then does a login bar
+appear above the input line: the nickname, the class password (shown as
+stars) and a Log in button. The form cannot ask for it, as it is filled in
+before the client knows whether the class has a password, and a field that is
+there for nothing puzzles the classes that have none. The same bar serves a
+retry: a wrong password is shown as the server says it, and the bar stays
+for the next try (the third wrong one closes the connection; Reconnect opens
+another). A password is never shown: the echo of a /login or /op line, typed
+or sent by the bar, has stars in its place, and nothing is logged. The class
+password last sent is kept in memory, for Reconnect to log in with again.
 """
 
 import argparse
@@ -60,7 +74,29 @@ WELCOME = re.compile(r'Welcome, (?P<nickname>\S+)! You are in the hall\.|'
                      r'You are now (?P<renamed>\S+)\.$')
 """The server's reply to a login, or to a /nick, that worked."""
 
+LOGIN_USAGE = '/login <nickname>'
+"""In the welcome: the client logs in when it sees it; with the word password
+in the line as well, the class has a password."""
+
+WRONG_PASSWORD = 'Wrong password'
+"""The server's reply to a wrong password (the third also says goodbye)."""
+
+OPERATOR = 'You are an operator now'
+"""The server's reply to an /op that worked: the commands have changed."""
+
+SECRET = re.compile(r'(?P<shown>/(?:login\s+\S+|op))\s+(?P<secret>\S.*)', re.IGNORECASE)
+"""A line that carries a password: /login NICKNAME PASSWORD, or /op PASSWORD."""
+
+MASK = '******'
+"""What the conversation shows for a password, whatever its length."""
+
 BUTTONS_PER_ROW = 6
+
+
+def masked(line):
+    """line as the conversation may show it: a password in it as MASK."""
+    secret = SECRET.match(line)
+    return '%s %s' % (secret.group('shown'), MASK) if secret else line
 
 
 class ChatClient:
@@ -72,7 +108,9 @@ class ChatClient:
         self.received = b''            # bytes after the last complete line
         self.address = None            # (host, port) of the connection
         self.nickname = ''
-        self.room = None
+        self.password = ''             # the class password last sent: in memory only
+        self._welcomed = False         # the welcome's login line has come
+        self.room = None               # the room, None before login
         self.commands = []             # [(name, takes an argument)], one button each
         self._listing = None           # the command list being received, or None
         self._quiet = False            # that list was asked for by the client: not shown
@@ -115,12 +153,24 @@ class ChatClient:
         self.button_bar = tk.Frame(self.chat)
         self.button_bar.pack(fill='x', pady=4)
         self.buttons = {}              # '/name' -> its button
-        line = tk.Frame(self.chat)
-        line.pack(fill='x')
-        self.entry = tk.Entry(line)
+        self.login_bar = tk.Frame(self.chat)       # packed when the class password is asked
+        tk.Label(self.login_bar, text='Nickname').pack(side='left')
+        nick_entry = tk.Entry(self.login_bar, textvariable=self.nick, width=16)
+        nick_entry.pack(side='left', padx=(4, 12))
+        tk.Label(self.login_bar, text='Class password').pack(side='left')
+        self.password_entry = tk.Entry(self.login_bar, show='*', width=16)
+        self.password_entry.pack(side='left', padx=4)
+        for entry in (nick_entry, self.password_entry):
+            entry.bind('<Return>', lambda event: self.log_in())
+        self.login_button = tk.Button(self.login_bar, text='Log in', command=self.log_in)
+        self.login_button.pack(side='left')
+        self.input_line = tk.Frame(self.chat)
+        self.input_line.pack(fill='x')
+        self.entry = tk.Entry(self.input_line)
         self.entry.pack(side='left', fill='x', expand=True)
         self.entry.bind('<Return>', lambda event: self.send_typed())
-        tk.Button(line, text='Send', command=self.send_typed).pack(side='left', padx=(4, 0))
+        tk.Button(self.input_line, text='Send', command=self.send_typed).pack(
+            side='left', padx=(4, 0))
         bottom = tk.Frame(self.chat)
         bottom.pack(fill='x', pady=(4, 0))
         self.status = tk.StringVar()
@@ -160,6 +210,29 @@ class ChatClient:
         else:
             self.send(command, echo=True)
 
+    def _ask_password(self):
+        """Show the login bar, the cursor in its password field."""
+        if not self.login_bar.winfo_manager():
+            self.login_bar.pack(fill='x', pady=(0, 4), before=self.input_line)
+        self.password_entry.focus_set()
+
+    def _hide_login_bar(self):
+        if self.login_bar.winfo_manager():
+            self.login_bar.pack_forget()
+            self.entry.focus_set()
+
+    def log_in(self):
+        """The login bar's Log in: /login NICKNAME PASSWORD, echoed with the password masked."""
+        nickname = self.nick.get().strip()
+        password = self.password_entry.get().strip()
+        if not nickname or not password:
+            self.status.set('Please fill in a nickname and the class password.')
+            return
+        self.password_entry.delete(0, 'end')
+        self.nickname = nickname
+        self._title()
+        self.send('/login %s %s' % (nickname, password), echo=True)
+
     def _title(self):
         where = ' in %s' % self.room if self.room else ''
         self.root.title('chat: %s%s' % (self.nickname, where))
@@ -189,15 +262,13 @@ class ChatClient:
         self.form.pack_forget()
         self.chat.pack(fill='both', expand=True, padx=8, pady=8)
         self._title()
-        self.send('/login ' + nickname)
-        self.entry.focus_set()
+        self.entry.focus_set()         # the login goes when the welcome comes
 
     def reconnect(self):
         """The status line's Reconnect: the same server, the same nickname."""
         self.reconnect_button.pack_forget()
         if self._open(*self.address):
-            self.show('(connected again)', 'note')
-            self.send('/login ' + self.nickname)
+            self.show('(connected again)', 'note')     # the welcome brings the login
         else:
             self.reconnect_button.pack(side='right')
 
@@ -212,6 +283,7 @@ class ChatClient:
         self.address = (host, port)
         self.received = b''
         self.room = None
+        self._welcomed = False
         self._asked = 0
         self._title()
         self.status.set('Connected to %s port %d.' % (host, port))
@@ -266,20 +338,43 @@ class ChatClient:
             self.nickname = welcome.group('nickname') or welcome.group('renamed')
             self.room = self.room if welcome.group('renamed') else 'hall'
             self._title()
+            self._hide_login_bar()
+        elif self.room is None:
+            self._before_login(line)
         entered = ENTERED.match(line)
         if entered:
             self.room = entered.group('room') or 'hall'
             self._title()
+        if entered or line.startswith(OPERATOR):
             self._asked += 1
-            self.send('/help')         # the new room's commands, for the buttons only
+            self.send('/help')         # the commands now, for the buttons only
+
+    def _before_login(self, line):
+        """Log in when the welcome asks; show the login bar when a password is wanted."""
+        wants_password = 'password' in line.lower()
+        if LOGIN_USAGE in line and not self._welcomed:
+            self._welcomed = True
+            if not wants_password:
+                self.send('/login ' + self.nickname)
+                return
+            if self.password:          # Reconnect: the password sent before
+                self.send('/login %s %s' % (self.nickname, self.password))
+                return
+        if line.startswith(WRONG_PASSWORD):
+            self.password = ''
+        if wants_password:
+            self._ask_password()
 
     def send(self, line, echo=False):
         """Send a line to the server; show it in the conversation if echo."""
         if self.sock is None:
             self.status.set('Not connected: press Reconnect first.')
             return
+        secret = SECRET.match(line)
+        if secret and secret.group('shown').lower().startswith('/login'):
+            self.password = secret.group('secret').strip()
         if echo:
-            self.show('> ' + line, 'mine')
+            self.show('> ' + masked(line), 'mine')
         try:
             self.sock.sendall((line + '\r\n').encode('utf-8'))
         except OSError as error:
@@ -298,6 +393,7 @@ class ChatClient:
             return                     # said already
         self._close()
         self._listing = None
+        self._hide_login_bar()
         self.status.set('Connection lost: %s' % reason)
         self.show('(connection lost: %s)' % reason, 'note')
         self.reconnect_button.pack(side='right')

@@ -14,9 +14,15 @@ import sys
 import time
 
 import pytest
-from conftest import TIMEOUT, WINDOWS, installed_script
+from conftest import TIMEOUT, WINDOWS, Client, ServerThread, installed_script
 
 from chat import client as chat_client
+
+PASSWORD = 'open sesame 7'
+"""The class password of the tests that have one: a space in it, as a password may have."""
+
+OP_PASSWORD = 'teach3r-only'
+"""The operators' password."""
 
 REQUIRED = os.environ.get('CHAT_REQUIRE_DISPLAY') == '1'
 NATIVE = WINDOWS or sys.platform == 'darwin'     # a desktop of their own, no X server
@@ -66,6 +72,26 @@ def window(display, chat_server):
     app.quit()
 
 
+@pytest.fixture
+def window_onto(display, loop_name):
+    """Return a function that starts a server with the passwords given (password,
+    op_password) and opens a window onto it; return (window, server)."""
+    opened = []
+
+    def window_onto(**passwords):
+        server = ServerThread(loop=loop_name, **passwords)
+        app = chat_client.ChatClient(chat_client.tk.Tk(screenName=display), '127.0.0.1',
+                                     server.port)
+        opened.append((app, server))
+        app.root.update()
+        return app, server
+
+    yield window_onto
+    for app, server in opened:
+        app.quit()
+        server.stop()
+
+
 def until(app, condition, what):
     """Run the window's event loop until condition() holds; fail after TIMEOUT."""
     deadline = time.monotonic() + TIMEOUT
@@ -91,19 +117,31 @@ def log_in(app, nickname):
     until(app, lambda: '/python' in app.buttons, "the hall's buttons")
 
 
-def type_line(app, text):
-    """Type text into the input line, then press Enter, as a user does."""
-    app.entry.focus_force()
+def type_line(app, text, entry=None):
+    """Type text into the input line (or entry), then press Enter, as a user does."""
+    entry = entry or app.entry
+    entry.focus_force()
     # A key event goes to the window with the focus: on a desktop, wait until that is ours.
-    until(app, lambda: app.root.focus_get() is app.entry, 'the focus in the input line')
-    app.entry.insert('end', text)
-    app.entry.event_generate('<Return>')
+    until(app, lambda: app.root.focus_get() is entry, 'the focus in the field typed in')
+    entry.insert('end', text)
+    entry.event_generate('<Return>')
     app.root.update()
+
+
+def asked_for_the_password(app, nickname):
+    """Fill in the form and connect to a class with a password, up to the login bar."""
+    app.nick.set(nickname)
+    app.connect_button.invoke()
+    shows(app, 'This class has a password')
+    until(app, lambda: app.login_bar.winfo_ismapped(), 'the login bar')
+    until(app, lambda: app.root.focus_get() is app.password_entry,
+          'the cursor in the password field')
 
 
 def test_logs_in_enters_a_room_and_chats_both_ways_in_chinese_too(window, login):
     log_in(window, 'tom')
     assert window.chat.winfo_ismapped() and not window.form.winfo_ismapped()
+    assert not window.login_bar.winfo_ismapped(), 'a login bar in a class with no password'
     window.buttons['/python'].invoke()
     shows(window, 'You are in the room python')
     until(window, lambda: '/online' in window.buttons and '/python' not in window.buttons,
@@ -137,6 +175,94 @@ def test_a_taken_nickname_can_be_changed_and_the_window_learns_the_new_one(windo
     until(window, lambda: window.reconnect_button.winfo_ismapped(), 'the Reconnect button')
     window.reconnect_button.invoke()
     until(window, lambda: 'Welcome, Tomás!' in text_of(window), 'a login as the new name')
+
+
+def test_the_class_password_is_asked_for_never_shown_and_kept_for_reconnect(window_onto):
+    window, _ = window_onto(password=PASSWORD)
+    asked_for_the_password(window, 'tom')
+    assert window.buttons == {}
+    assert window.password_entry.cget('show') == '*'
+    type_line(window, PASSWORD, window.password_entry)
+    shows(window, 'Welcome, tom!')
+    until(window, lambda: '/python' in window.buttons, "the hall's buttons")
+    until(window, lambda: not window.login_bar.winfo_ismapped(), 'the login bar gone')
+    assert window.root.title() == 'chat: tom in hall'
+    assert '> /login tom ******\n' in text_of(window)
+    assert window.password_entry.get() == ''
+    window.buttons['/logout'].invoke()
+    until(window, lambda: window.reconnect_button.winfo_ismapped(), 'the Reconnect button')
+    window.reconnect_button.invoke()
+    until(window, lambda: text_of(window).count('Welcome, tom!') == 2, 'a second login')
+    assert not window.login_bar.winfo_ismapped()
+    assert 'sesame' not in text_of(window) and 'sesame' not in window.status.get()
+
+
+def test_a_wrong_class_password_is_shown_and_the_next_try_logs_in(window_onto):
+    window, server = window_onto(password=PASSWORD)
+    asked_for_the_password(window, 'tom')
+    type_line(window, 'open barley', window.password_entry)
+    shows(window, 'Wrong password.')
+    assert window.login_bar.winfo_ismapped() and window.room is None
+    until(window, lambda: window.root.focus_get() is window.password_entry,
+          'the cursor back in the password field')
+    type_line(window, '/login tom ' + PASSWORD)          # typed in full, the other way
+    shows(window, 'Welcome, tom!')
+    until(window, lambda: not window.login_bar.winfo_ismapped(), 'the login bar gone')
+    conversation = text_of(window)
+    assert conversation.count('> /login tom ******\n') == 2, conversation
+    assert 'barley' not in conversation and 'sesame' not in conversation
+    ann = Client(server.port)
+    try:
+        ann.expect('password')
+        ann.send('/login ann ' + PASSWORD)
+        ann.expect('Welcome, ann!')
+        assert 'tom in hall' in ann.ask('/who')[-1]
+    finally:
+        ann.close()
+
+
+def test_three_wrong_class_passwords_close_and_reconnect_asks_again(window_onto):
+    window, _ = window_onto(password=PASSWORD)
+    asked_for_the_password(window, 'tom')
+    for number, guess in enumerate(('guess one', 'guess two', 'guess three'), 1):
+        until(window, lambda: window.login_bar.winfo_ismapped(), 'the login bar')
+        type_line(window, guess, window.password_entry)
+        until(window, lambda n=number: text_of(window).count('Wrong password') == n,
+              'wrong password %d' % number)
+    shows(window, 'Wrong password, 3 times: goodbye.')
+    until(window, lambda: window.status.get().startswith('Connection lost'), 'the loss')
+    assert not window.login_bar.winfo_ismapped()
+    assert 'guess' not in text_of(window)
+    window.reconnect_button.invoke()
+    until(window, lambda: window.login_bar.winfo_ismapped(), 'the login bar again')
+    type_line(window, PASSWORD, window.password_entry)
+    shows(window, 'Welcome, tom!')
+
+
+def test_an_operator_gets_buttons_for_the_operators_commands(window_onto):
+    window, server = window_onto(op_password=OP_PASSWORD)
+    log_in(window, 'tom')
+    assert not {'/kick', '/mute', '/ban', '/announce'} & set(window.buttons)
+    ann = Client(server.port)
+    try:
+        ann.expect('/login')
+        ann.send('/login ann')
+        ann.expect('Welcome, ann!')
+        type_line(window, '/op ' + OP_PASSWORD)
+        shows(window, 'You are an operator now')
+        until(window, lambda: {'/kick', '/mute', '/ban', '/announce'} <= set(window.buttons),
+              "the operator's buttons")
+        assert '> /op ******\n' in text_of(window) and 'teach3r' not in text_of(window)
+        assert text_of(window).count('Commands here:') == 1     # the new list: buttons only
+        window.buttons['/python'].invoke()
+        until(window, lambda: '/quiet' in window.buttons, "the room's operator buttons")
+        window.buttons['/kick'].invoke()
+        assert window.entry.get() == '/kick '
+        type_line(window, 'ann')
+        shows(window, 'ann was kicked.')
+        assert 'You were kicked by tom' in ann.read_to_close()[-1]
+    finally:
+        ann.close()
 
 
 def test_buttons_come_whole_when_the_list_of_commands_arrives_in_pieces(display):
