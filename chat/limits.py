@@ -191,28 +191,26 @@ class Refusals:
             self.flush()
 
 
-class Attempts:
+class Attempts(dict):
     """Password tries, counted by address: `burst` at once, then `rate` a second.
 
-    One connection may fail three times (chat/rooms.py); this bounds what an
-    address gets from all its connections together, however many it opens. An
-    address is forgotten once its burst would be whole again.
+    One connection may fail three times (chat/server.py); this bounds what an
+    address gets from all its connections together, however many it opens. It
+    maps each address key to its TokenBucket, and forgets an address once its
+    burst would be whole again.
     """
 
     def __init__(self, rate=ATTEMPT_RATE, burst=ATTEMPT_BURST):
+        super().__init__()
         self.rate = rate
         self.burst = burst
-        self._buckets = {}                          # address key -> its TokenBucket
         self._idle = Deadlines(burst / rate)        # when each bucket is whole again
-
-    def __len__(self):
-        return len(self._buckets)
 
     def take(self, key, now):
         """Count a try from key at now; False if it has tried too often: refuse the try."""
-        bucket = self._buckets.get(key)
+        bucket = self.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, now)
+            bucket = self[key] = TokenBucket(self.rate, self.burst, now)
         self._idle.add(key, now)
         return bucket.take(now)
 
@@ -223,4 +221,4 @@ class Attempts:
     def tick(self, now):
         """Forget the addresses that have not tried for as long as a burst takes to refill."""
         for key in self._idle.pop_due(now):
-            del self._buckets[key]
+            del self[key]

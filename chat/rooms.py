@@ -29,7 +29,7 @@ log = logging.getLogger('chat')
 
 MAX_NICKNAME = 20
 NICKNAME_RULE = ('A nickname is 1 to %d characters, all visible: no spaces, no ":", '
-                 'no invisible or undecodable characters, and no "/" at the start; '
+                 'no invisible or undecodable characters, and no "/" or "[" at the start; '
                  'Latin, Greek and Cyrillic letters are not mixed.' % MAX_NICKNAME)
 
 INVISIBLE = frozenset('\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5')
@@ -335,6 +335,7 @@ class Hall(Room):
             return
         session.client_name = name
         self.server.users[nickname_key(name)] = session
+        log.info('%s logged in as %s', session.peer, name)
         session.push('Welcome, %s! You are in the hall.' % name)
         for motd_line in self.server.motd:
             session.push(motd_line)
@@ -373,10 +374,21 @@ class ChatRoom(Room):
         super().add(session)
         session.push('You are in the room %s. Type to chat; /help lists the commands.'
                      % self.name)
+        if self.quiet:
+            session.push(self.quiet_notice())
 
     def remove(self, session):
         super().remove(session)
         self.broadcast('%s left the room.' % session.client_name)
+        if self.quiet and not any(each.operator for each in self.sessions):
+            self.quiet = False         # no operator left to hear the questions
+            self.broadcast(self.quiet_notice())
+
+    def quiet_notice(self):
+        """The line that says whether the room is in quiet mode."""
+        return 'Quiet mode is %s in %s%s' % (
+            'on' if self.quiet else 'off', self.name,
+            ': what you say goes to the operators only.' if self.quiet else '.')
 
     def do_online(self, session, line):
         """online: list everyone in this room."""
@@ -405,9 +417,7 @@ class ChatRoom(Room):
     def do_quiet(self, session, line):
         """quiet: turn quiet mode on or off: questions go to the operators only."""
         self.quiet = not self.quiet
-        self.broadcast('Quiet mode is %s in %s%s' % (
-            'on' if self.quiet else 'off', self.name,
-            ': what you say goes to the operators only.' if self.quiet else '.'))
+        self.broadcast(self.quiet_notice())
         log.info('%s turned quiet mode %s in %s', session.client_name,
                  'on' if self.quiet else 'off', self.name)
 
@@ -426,7 +436,7 @@ class ChatRoom(Room):
         A muted sender is told nobody hears it. In quiet mode, a line that is not
         an operator's goes to the room's operators only, and is not kept.
         """
-        if self.silenced(sender):
+        if self.server.muted and self.silenced(sender):
             return
         if self.quiet and not sender.operator:
             operators = [session for session in self.sessions if session.operator]
@@ -443,7 +453,7 @@ def valid_nickname(name):
             and not any(char.isspace() or char in ':\ufffd' or char in INVISIBLE
                         for char in name)
             and not unicodedata.category(name[0]).startswith('M')   # an accent on nothing
-            and not name.startswith('/')
+            and not name.startswith(('/', '['))   # [private], [announcement] are the server's
             and len(scripts(name) & LOOKALIKE_SCRIPTS) <= 1)
 
 

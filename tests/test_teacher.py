@@ -369,3 +369,29 @@ def test_listening_everywhere_logs_the_addresses_students_can_use(program):
     for address in local_addresses():
         server.expect(r'students can use: telnet %s %d, or http://%s:%s/'
                       % (address, port, address, web))
+
+
+def test_a_student_entering_a_quiet_room_is_told(classroom):
+    op = teacher(classroom, 'python')
+    op.ask('/quiet')
+    late = classroom('late')
+    assert 'Quiet mode is on' in late.ask('/python')[-1]
+
+
+def test_quiet_mode_ends_when_the_last_operator_leaves_the_room(classroom):
+    op = teacher(classroom, 'python')
+    student = classroom('student', 'python')
+    op.ask('/quiet')
+    op.ask('/back')
+    assert student.expect('Quiet mode is off')[-1] == 'Quiet mode is off in python.'
+
+
+@pytest.mark.parametrize('name', ['[announcement]', '[private]'])
+def test_a_nickname_may_not_look_like_the_servers_own_lines(connect, name):
+    assert connect().ask('/login ' + name)[0].startswith('A nickname is')
+
+
+def test_a_login_is_logged_with_its_address(classroom, caplog):
+    classroom('student')
+    assert any(record.getMessage().endswith('logged in as student')
+               and record.getMessage().startswith('127.0.0.1:') for record in caplog.records)
