@@ -1,4 +1,5 @@
-# make run         the server on localhost:5000 (make run PORT=5001 HOST=0.0.0.0 to change)
+# make run         the server on localhost:5000, its web page on localhost:5001
+#                  (make run PORT=6000 HOST=0.0.0.0 to change: the page is then on PORT + 1)
 # make client      chat-client, the window, connecting to HOST and PORT (needs tkinter)
 # make test        the test suite, then again on an interpreter made to look like Windows'
 # make test-all    the test suite on every CPython 3.8-3.15 found on this machine
@@ -6,7 +7,8 @@
 # make coverage    the test suite once under coverage.py: chat/'s branch coverage, and a floor
 # make bench       the benchmarks against asyncio servers of the same protocol (about 10 minutes)
 # make chart       the scaling charts of docs/performance.md (needs matplotlib, installed here)
-# make screenshot  docs/client.png, chat-client's window on a virtual display (needs xvfb-run)
+# make screenshot  docs/client.png, chat-client's window on a virtual display (needs xvfb-run),
+#                  and docs/web.png, docs/web-phone.png, the page in headless Chromium
 # make clean       remove the virtual environments and caches
 
 PYTHON ?= python3
@@ -98,6 +100,7 @@ chart: $(INSTALLED)
 screenshot: $(INSTALLED)
 	$(PIP) install -e '.[screenshot]'
 	xvfb-run -a -s '-screen 0 1024x768x24' $(BIN)/python tools/screenshot.py docs/client.png
+	$(BIN)/python tools/web_screenshot.py docs/web.png docs/web-phone.png
 
 clean:
 	rm -rf .venv .venv-* build dist *.egg-info .pytest_cache .hypothesis .ruff_cache

@@ -42,6 +42,7 @@ FILES = {
     '/': ('index.html', 'text/html; charset=utf-8'),
     '/chat.css': ('chat.css', 'text/css; charset=utf-8'),
     '/chat.js': ('chat.js', 'text/javascript; charset=utf-8'),
+    '/favicon.svg': ('favicon.svg', 'image/svg+xml'),
 }
 """The page's files, by path: every file it loads comes from this server."""
 

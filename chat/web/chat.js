@@ -13,6 +13,7 @@
       page asks for its list itself, and does not show that copy.
    4. A closed connection is said in the status line, with its reason, and
       Reconnect logs in again under the same nickname.
+   5. What the user sends is shown too, after "> ", except a password.
 
    Everything the page knows is in `state`; the elements it changes are in
    `page`. The page's own words are in LABELS, in English and Simplified
@@ -28,15 +29,18 @@ const HELP_HEADING = "Commands here:";
 const WELCOME = /^Welcome, (\S+)! You are in the hall\./;
 const RENAMED = /^You are now (\S+)\.$/;
 const ENTERED = /^You are in the (?:room ([^.\s]+)|hall)\b/;
+const OPERATOR = /^You are an operator now\b/;
 const SHUTTING_DOWN = /shutting down/;
 const ASKS_PASSWORD = /password/i;
+const WITH_PASSWORD = /^(\s*\/(?:op|login\s+\S+)\s+)\S.*$/;
+/* A line that gives a password (/op PASSWORD, /login NICK PASSWORD): shown
+   without it, and not kept for the up arrow (a classroom may have a projector). */
 
 const PRIVATE = /^\[(private|announcement)\] ([^\s:]+): (.*)$/;
 const CHAT = /^(\[\d\d:\d\d\] )?([^\s:]+): (.*)$/;
 const ACTION = /^(\[\d\d:\d\d\] )?\* (\S+) (.*)$/;
 const NOT_CHAT = /^(Usage|Rooms): /;
-/* Replies shaped like a chat line: a nickname cannot have a space or a colon,
-   so these two words are the only replies CHAT would take for one. */
+/* The two replies that look like a chat line ("word: text"): shown as replies. */
 
 const NICK_COLOURS = 6;
 const MAX_LINES = 2000;
@@ -89,7 +93,7 @@ const LABELS = {
     commands: "命令",
     hall: "大厅",
     shuttingDown: "已断开：服务器正在关闭。",
-    lost: "已断开：连接中断了。",
+    lost: "已断开：连接中断。",
     unreachable: "无法连接到服务器。",
     closed: "已断开：服务器关闭了连接。",
     loggedOut: "你已退出登录。",
@@ -127,7 +131,8 @@ const state = {
   sent: [],                // what the user sent, oldest first, for the up arrow
   recall: 0,               // where the up arrow is in sent (sent.length: the draft)
   draft: "",               // what was in the input line before the up arrow
-  following: true,         // the conversation shows its end: keep it there
+  following: true,         // the user left the conversation at its end: keep it there
+  scrollTop: 0,            // where the conversation was scrolled to, at the last look
 };
 
 const page = {};           // the elements with an id, by it in camelCase (login-note: loginNote)
@@ -175,15 +180,28 @@ function scrollToEnd() {
   state.following = true;
 }
 
+function followOrNot() {
+  /* The user scrolled: back to the end, follow it again; up, stop following.
+     A scroll the page made, and then a change of layout before this event
+     came (the buttons filled in, a Reconnect button shown), is neither. */
+  const top = page.log.scrollTop;
+  if (atEnd()) {
+    state.following = true;
+    page.newer.hidden = true;
+  } else if (top < state.scrollTop) {
+    state.following = false;
+  }
+  state.scrollTop = top;
+}
+
 function addToLog(element) {
   /* Follow the newest line if the user is at the end; if they scrolled up to
      read, leave them there and say that there is more below. */
-  const following = atEnd();
   page.log.append(element);
   while (page.log.childElementCount > MAX_LINES) {
     page.log.firstElementChild.remove();
   }
-  if (following) {
+  if (state.following) {
     scrollToEnd();
   } else {
     page.newer.hidden = false;
@@ -446,6 +464,9 @@ function learn(text) {
     rememberNickname();
     setWhere();
   }
+  if (OPERATOR.test(text)) {
+    askForCommands();                  // an operator has more of them
+  }
   const entered = ENTERED.exec(text);
   if (entered) {
     state.room = entered[1] || "hall";
@@ -531,7 +552,9 @@ function closed(code) {
   state.loggingIn = false;
   state.wantsLogin = false;
   state.room = null;
+  setWhere();
   setCommandsEnabled(false);
+  state.commands = [];                 // the next list makes them again, enabled
   setState("lost", reason);
   showNote(reason, {code: code});
 }
@@ -567,12 +590,13 @@ function say(text) {
   if (!send(text)) {
     return false;
   }
-  showLine("> " + text, "mine");
+  const hidden = WITH_PASSWORD.exec(text);
+  showLine("> " + (hidden ? hidden[1] + "••••••" : text), "mine");
   scrollToEnd();
   if (/^\s*\/logout(\s|$)/.test(text)) {
     state.leaving = true;
   }
-  if (state.sent[state.sent.length - 1] !== text) {
+  if (!hidden && state.sent[state.sent.length - 1] !== text) {
     state.sent.push(text);
     if (state.sent.length > MAX_SENT) {
       state.sent.shift();
@@ -652,12 +676,7 @@ function start() {
   page.line.addEventListener("keydown", lineKey);
   page.reconnect.addEventListener("click", reconnect);
   page.newer.addEventListener("click", scrollToEnd);
-  page.log.addEventListener("scroll", () => {
-    state.following = atEnd();
-    if (state.following) {
-      page.newer.hidden = true;
-    }
-  });
+  page.log.addEventListener("scroll", followOrNot);
   // A phone's keyboard opening, or the window resized: still show the end if it did.
   new ResizeObserver(() => state.following && scrollToEnd()).observe(page.log);
   connect();
