@@ -13,6 +13,10 @@ runs one from the command line and prints the dict as JSON.
    passing a line back and forth. The round trip, and the server's memory
    per idle session.
 4. `login_storm`: thousands of clients connecting and logging in.
+5. `ws_fanout`, `ws_pingpong` (`ws-fanout`, `ws-pingpong`): the first and
+   third over WebSocket (RFC 6455), against a server's web port: the same
+   sizes, figures and checks. The generator speaks WebSocket itself (`WsConn`,
+   a minimal client: no library), so its costs are the same for every server.
 
 Conventions:
 
@@ -33,19 +37,26 @@ Conventions:
 """
 
 import argparse
+import base64
 import errno
+import hashlib
 import json
 import math
 import operator
 import os
 import random
 import re
-import resource
 import selectors
 import socket
 import string
+import struct
 import sys
 import time
+
+try:
+    import resource
+except ImportError:                  # Windows (and tests/winlike): no open-file limit to raise
+    resource = None
 
 HOST = '127.0.0.1'
 
@@ -87,6 +98,8 @@ _TICK = os.sysconf('SC_CLK_TCK')
 
 def raise_open_file_limit():
     """Raise this process's open-file soft limit to the hard limit: each client is one."""
+    if resource is None:
+        return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -140,11 +153,18 @@ def tag(letter):
 
 # ---- connections
 
-_CONNECTING, _LOGGING_IN, _READY = 'connecting', 'logging in', 'ready'
+_CONNECTING, _UPGRADING, _LOGGING_IN, _READY = (
+    'connecting', 'upgrading', 'logging in', 'ready')
 
 
 class Conn:
-    """One client connection and what the generator keeps of what it received."""
+    """One client connection and what the generator keeps of what it received.
+
+    A telnet client: its lines go out as they are, what it receives is the
+    server's lines. `WsConn` is the same client over WebSocket. A scenario
+    sends with `sock.sendall(conn.frame(lines))` and reads with
+    `conn.receive()`, so that it runs over either.
+    """
 
     __slots__ = ('sock', 'nick', 'hello', 'state', 'tail', 'chunks', 'count',
                  'expected', 'out', 'done', 'closed')
@@ -156,7 +176,7 @@ class Conn:
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.nick = nick
-        self.hello = hello             # bytes sent once connected: /login and what follows
+        self.hello = hello             # lines sent once connected: /login and what follows
         self.state = _CONNECTING
         self.tail = b''                # the end of what was received, to find a marker in
         self.chunks = []               # everything received while a scenario keeps it
@@ -166,6 +186,20 @@ class Conn:
         self.done = False
         self.closed = False
 
+    def connected(self):
+        """The connection is made: send what comes first (a few bytes: the buffer takes them)."""
+        self.sock.sendall(self.hello)
+        self.state = _LOGGING_IN
+
+    @staticmethod
+    def frame(lines):
+        """Return the bytes that carry lines (each ending in LF) to the server: as they are."""
+        return lines
+
+    def receive(self):
+        """Read once: the server's lines (b'' if what came completes none), or None at the end."""
+        return self.sock.recv(CHUNK) or None
+
     def seen(self, data, marker):
         """Take received data; return whether marker has now arrived (even split across reads)."""
         window = self.tail + data
@@ -173,11 +207,136 @@ class Conn:
         return marker in window
 
 
-class Crowd:
-    """Many connections to one server, watched by one epoll selector."""
+WS_PATH = '/chat'
+"""Where a server takes WebSocket sessions: chat's web side, and bench/ws_yardstick.py."""
 
-    def __init__(self, port):
+_WS_GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+_WS_TEXT, _WS_CLOSE, _WS_PING, _WS_PONG = 0x1, 0x8, 0x9, 0xA
+
+
+def ws_frame(payload, opcode=_WS_TEXT):
+    """Return a client's frame of payload: final, masked with a random key (RFC 6455, 5.2-5.3)."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack('!BB', 0x80 | opcode, 0x80 | size)
+    elif size < 1 << 16:
+        header = struct.pack('!BBH', 0x80 | opcode, 0x80 | 126, size)
+    else:
+        header = struct.pack('!BBQ', 0x80 | opcode, 0x80 | 127, size)
+    mask = os.urandom(4)
+    if not size:
+        return header + mask
+    key = int.from_bytes((mask * (size // 4 + 1))[:size], 'big')
+    return header + mask + (int.from_bytes(payload, 'big') ^ key).to_bytes(size, 'big')
+
+
+class WsConn(Conn):
+    """A client over WebSocket, as a browser on chat's web page is.
+
+    Once connected it sends the upgrade (GET /chat with Upgrade: websocket,
+    version 13, and a random key; no Origin: not a browser), checks the 101
+    and its Sec-WebSocket-Accept, then sends each line as a text message of
+    its own, masked, without its LF: a browser's `send(line)`. Of what the
+    server sends, `receive` returns the payloads of its text frames, joined:
+    lines ending in CR LF, as a telnet client gets them; TCP may split a
+    frame across reads, so an unfinished one waits in `pending`. A ping is
+    answered; a close frame ends the input.
+    """
+
+    __slots__ = ('pending', 'key')
+
+    def __init__(self, nick, hello, source=None):
+        Conn.__init__(self, nick, hello, source)
+        self.pending = b''             # an unfinished frame, or the unfinished response head
+        self.key = base64.b64encode(os.urandom(16))
+
+    def connected(self):
+        port = self.sock.getpeername()[1]
+        self.sock.sendall(b'GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n'
+                          b'Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n'
+                          b'Sec-WebSocket-Version: 13\r\n\r\n'
+                          % (WS_PATH.encode(), HOST.encode(), port, self.key))
+        self.state = _UPGRADING
+
+    @staticmethod
+    def frame(lines):
+        """Return one text frame per line (each ending in LF), the LF left out."""
+        return b''.join(ws_frame(line) for line in lines.split(b'\n') if line)
+
+    def receive(self):
+        data = self.sock.recv(CHUNK)
+        if not data or self.closed:
+            return None
+        if self.pending:
+            data = self.pending + data
+        if self.state is _UPGRADING:
+            data = self._upgraded(data)
+            if data is None:
+                return b''             # the response head is not whole yet
+        return self._payloads(data)
+
+    def _upgraded(self, data):
+        """Check the server's response to the upgrade; return what followed its head."""
+        head, found, rest = data.partition(b'\r\n\r\n')
+        if not found:
+            if len(data) > 16384:
+                raise ConnectionError('%s: no end to the response head' % self.nick)
+            self.pending = data
+            return None
+        status, *fields = head.split(b'\r\n')
+        if status.split(b' ')[1:2] != [b'101']:
+            raise ConnectionError('%s: the upgrade was refused: %s'
+                                  % (self.nick, status.decode('latin-1')))
+        accept = base64.b64encode(hashlib.sha1(self.key + _WS_GUID).digest())
+        headers = {name.strip().lower(): value.strip()
+                   for name, _, value in (field.partition(b':') for field in fields)}
+        if headers.get(b'sec-websocket-accept') != accept:
+            raise ConnectionError('%s: a wrong Sec-WebSocket-Accept' % self.nick)
+        self.pending = b''
+        self.state = _LOGGING_IN
+        self.sock.sendall(self.frame(self.hello))
+        return rest
+
+    def _payloads(self, data):
+        """Return the payloads of the whole frames in data; keep an unfinished one."""
+        out = []
+        pos, end = 0, len(data)
+        while end - pos >= 2:
+            opcode, size = data[pos] & 0x0F, data[pos + 1]
+            if size & 0x80:
+                raise ConnectionError('%s: a masked frame from the server' % self.nick)
+            start = pos + 2
+            if size == 126:
+                size, start = int.from_bytes(data[pos + 2:pos + 4], 'big'), pos + 4
+            elif size == 127:
+                size, start = int.from_bytes(data[pos + 2:pos + 10], 'big'), pos + 10
+            if start + size > end:
+                break                  # the rest of this frame is still on its way
+            pos = start + size
+            if opcode <= _WS_TEXT:     # text, or a continuation: lines, whole ones
+                out.append(data[start:pos])
+            elif opcode == _WS_PING:
+                self.sock.sendall(ws_frame(data[start:pos], _WS_PONG))
+            elif opcode == _WS_CLOSE:
+                self.closed = True     # what came before it is the server's last
+                pos = end
+                break
+            elif opcode != _WS_PONG:
+                raise ConnectionError('%s: a frame of opcode %d' % (self.nick, opcode))
+        self.pending = data[pos:] if pos < end else b''
+        return out[0] if len(out) == 1 else b''.join(out)
+
+
+class Crowd:
+    """Many connections to one server, watched by one epoll selector.
+
+    conn_class is Conn for telnet clients, WsConn for WebSocket ones (and
+    port then the server's web port).
+    """
+
+    def __init__(self, port, conn_class=Conn):
         self.port = port
+        self.conn_class = conn_class
         self.selector = selectors.DefaultSelector()
         self.conns = []
 
@@ -197,7 +356,7 @@ class Crowd:
             while todo and in_progress < window:
                 nick = todo.pop()
                 source = sources[len(new) % len(sources)] if sources else None
-                conn = Conn(nick, b'/login %s\n%s' % (nick.encode(), then), source)
+                conn = self.conn_class(nick, b'/login %s\n%s' % (nick.encode(), then), source)
                 err = conn.sock.connect_ex((HOST, self.port))
                 if err not in (0, errno.EINPROGRESS):
                     conn.sock.close()
@@ -216,12 +375,11 @@ class Crowd:
                     err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                     if err:
                         raise OSError(err, 'cannot connect: %s' % os.strerror(err))
-                    conn.sock.sendall(conn.hello)        # a few bytes: the buffer takes them
-                    conn.state = _LOGGING_IN
+                    conn.connected()
                     self.selector.modify(conn.sock, selectors.EVENT_READ, conn)
                     continue
-                data = conn.sock.recv(CHUNK)
-                if not data:
+                data = conn.receive()
+                if data is None:
                     raise ConnectionError('the server closed %s while it logged in' % conn.nick)
                 if conn.state is _LOGGING_IN and conn.seen(data, marker):
                     conn.state = _READY
@@ -243,7 +401,7 @@ class Crowd:
         data = word.encode()
         talkers = talker if isinstance(talker, list) else [talker]
         for each in talkers:
-            each.sock.sendall(data + b'\n')
+            each.sock.sendall(each.frame(data + b'\n'))
         waiting = {conn for conn in self.conns
                    if conn not in talkers and conn.state is _READY and not conn.closed}
         watched = {key.data for key in self.selector.get_map().values()}
@@ -254,8 +412,8 @@ class Crowd:
                 raise TimeoutError('%d members never got the barrier line' % len(waiting))
             for key, _ in self.selector.select(1.0):
                 conn = key.data
-                received = conn.sock.recv(CHUNK)
-                if not received:
+                received = conn.receive()
+                if received is None:
                     raise ConnectionError('the server closed %s' % conn.nick)
                 if conn in waiting and conn.seen(received, data):
                     waiting.discard(conn)
@@ -285,7 +443,8 @@ def _measure(pid, figures, before, cpu_start, wall):
 
 # ---- the scenarios
 
-def fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.0):
+def fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.0,
+           conn_class=Conn):
     """A burst into a full room: deliveries per second, and lost or reordered lines.
 
     All clients log in and enter room python; the first `senders` of them
@@ -298,12 +457,13 @@ def fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.
     deliveries_per_s is the lines received by all members over the time from
     the first send to the last receipt. The burst ends when every member has
     its lines, or after quiet_timeout seconds in which nothing arrived.
+    With conn_class WsConn, over WebSocket (`ws_fanout`): each line a message.
     """
     raise_open_file_limit()
     prefix = tag('f')
     settle(pid)
     start = server_figures(pid)
-    crowd = Crowd(port)
+    crowd = Crowd(port, conn_class)
     try:
         members = crowd.open(['%s%d' % (prefix, i) for i in range(clients)],
                              then=b'/python\n', marker=b'You are in the room python.')
@@ -311,7 +471,8 @@ def fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.
         figures = {'clients': clients, 'senders': senders, 'lines': lines}
         for index, conn in enumerate(members):
             conn.expected = (senders - 1 if index < senders else senders) * lines
-        bursts = [b''.join(b'B%03d %06d %s\n' % (number, seq, PAD) for seq in range(lines))
+        bursts = [conn_class.frame(b''.join(b'B%03d %06d %s\n' % (number, seq, PAD)
+                                            for seq in range(lines)))
                   for number in range(senders)]
         waiting = sum(1 for conn in members if conn.expected)
         received = 0
@@ -324,7 +485,7 @@ def fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.
                 conn.out = burst[sent:]
                 crowd.selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
                                       conn)
-        select, recv_size, pause = crowd.selector.select, CHUNK, time.sleep
+        select, pause = crowd.selector.select, time.sleep
         while waiting:
             events = select(quiet_timeout)
             if not events:
@@ -338,13 +499,13 @@ def fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.
                         crowd.selector.modify(conn.sock, selectors.EVENT_READ, conn)
                 if not mask & selectors.EVENT_READ:
                     continue
-                data = conn.sock.recv(recv_size)
+                data = conn.receive()
                 if data:
                     conn.chunks.append(data)
                     conn.count += data.count(b'\n')
                     received += data.count(b'\n')
                     last = time.perf_counter()
-                else:
+                elif data is None:
                     crowd.selector.unregister(conn.sock)
                     conn.closed = True
                 if not conn.done and (conn.count >= conn.expected or conn.closed):
@@ -356,6 +517,10 @@ def fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.
         figures['seconds'] = round(wall, 3)
         figures['deliveries'] = received
         figures['deliveries_per_s'] = round(received / wall) if wall else None
+        if figures.get('server_cpu_s'):
+            # Steadier than the wall clock on two shared cores: where the scheduler put the
+            # server (a core of its own, or the generator's) moves deliveries_per_s by half.
+            figures['deliveries_per_server_cpu_s'] = round(received / figures['server_cpu_s'])
         figures.update(check_fanout(members, senders, lines))
     finally:
         crowd.close()
@@ -458,7 +623,7 @@ def paced(port, members=5, lines=500, interval=0.004, pid=None):
     return figures
 
 
-def idle_pingpong(port, idle=5000, rounds=2000, pid=None, longest=10.0):
+def idle_pingpong(port, idle=5000, rounds=2000, pid=None, longest=10.0, conn_class=Conn):
     """Round trips between two clients while `idle` others sit logged in, in the hall.
 
     Client a says `ping N` in room pm; client b, on receiving it, says
@@ -467,13 +632,14 @@ def idle_pingpong(port, idle=5000, rounds=2000, pid=None, longest=10.0):
     many as fit in `longest` seconds. The idle clients are not watched by
     the generator, so its cost does not grow with them; the server's may.
     Also reports the server's memory per idle session: the growth of its
-    RSS while the idle clients logged in, divided by their number.
+    RSS while the idle clients logged in, divided by their number. With
+    conn_class WsConn, over WebSocket (`ws_pingpong`): each line a message.
     """
     raise_open_file_limit()
     prefix = tag('i')
     settle(pid)
     start = server_figures(pid)
-    crowd = Crowd(port)
+    crowd = Crowd(port, conn_class)
     try:
         crowd.open(['%s%d' % (prefix, i) for i in range(idle)], keep_reading=False)
         settle(pid)
@@ -490,10 +656,12 @@ def idle_pingpong(port, idle=5000, rounds=2000, pid=None, longest=10.0):
         for number in range(rounds):
             if time.perf_counter() > stop:
                 break
+            ping = conn_class.frame(b'ping %d\n' % number)      # framed before the clock
+            pong = conn_class.frame(b'pong %d\n' % number)
             sent = time.perf_counter_ns()
-            a.sock.sendall(b'ping %d\n' % number)
+            a.sock.sendall(ping)
             _wait_for(crowd.selector, b, b'ping %d\r\n' % number, stop + 5.0)
-            b.sock.sendall(b'pong %d\n' % number)
+            b.sock.sendall(pong)
             _wait_for(crowd.selector, a, b'pong %d\r\n' % number, stop + 5.0)
             trips.append((time.perf_counter_ns() - sent) / 1e6)
         wall = time.perf_counter() - begin
@@ -518,8 +686,8 @@ def _wait_for(selector, conn, marker, deadline):
         if timeout <= 0:
             raise TimeoutError('%s never received %r' % (conn.nick, marker))
         for key, _ in selector.select(timeout):
-            data = key.data.sock.recv(CHUNK)
-            if not data:
+            data = key.data.receive()
+            if data is None:
                 raise ConnectionError('the server closed %s' % key.data.nick)
             if key.data is conn and conn.seen(data, marker):
                 conn.tail = b''
@@ -617,6 +785,16 @@ def steady(port, clients=150, rate=2.0, seconds=10.0, sources=5, pid=None):
     return figures
 
 
+def ws_fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.0):
+    """`fanout` over WebSocket, port a web port: each line a masked text message."""
+    return fanout(port, clients, senders, lines, pid, quiet_timeout, conn_class=WsConn)
+
+
+def ws_pingpong(port, idle=5000, rounds=2000, pid=None, longest=10.0):
+    """`idle_pingpong` over WebSocket, port a web port: the idle crowd too."""
+    return idle_pingpong(port, idle, rounds, pid, longest, conn_class=WsConn)
+
+
 SCENARIOS = {
     'pingpong': idle_pingpong,
     'storm': login_storm,
@@ -630,14 +808,23 @@ server that has had no clients: later, the server reuses the memory the
 sessions of earlier scenarios freed, and would seem to need none.
 """
 
+WS_SCENARIOS = {
+    'ws-pingpong': ws_pingpong,
+    'ws-fanout': ws_fanout,
+}
+"""The WebSocket scenarios, against a web port, in the order `ws-all` runs them."""
+
 
 # ---- the command line
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description='Load a chat server on 127.0.0.1 and print the figures as JSON.')
-    parser.add_argument('scenario', choices=list(SCENARIOS) + ['all', 'steady'])
-    parser.add_argument('--port', type=int, required=True, help="the server's port")
+    parser.add_argument('scenario',
+                        choices=list(SCENARIOS) + ['all', 'steady'] + list(WS_SCENARIOS)
+                        + ['ws-all'])
+    parser.add_argument('--port', type=int, required=True,
+                        help="the server's port (its web port for the ws- scenarios)")
     parser.add_argument('--pid', type=int,
                         help="the server's process id, for its memory and CPU time")
     parser.add_argument('--clients', type=int, help='fanout and storm: how many clients')
@@ -646,21 +833,30 @@ def main(argv=None):
     parser.add_argument('--idle', type=int, help='pingpong: idle clients')
     parser.add_argument('--rounds', type=int, help='pingpong: round trips')
     args = parser.parse_args(argv)
+    fanout_options = {'clients': args.clients, 'senders': args.senders, 'lines': args.lines}
+    pingpong_options = {'idle': args.idle, 'rounds': args.rounds}
     options = {
-        'fanout': {'clients': args.clients, 'senders': args.senders, 'lines': args.lines},
+        'fanout': fanout_options,
         'paced': {'lines': args.lines},
-        'pingpong': {'idle': args.idle, 'rounds': args.rounds},
+        'pingpong': pingpong_options,
         'storm': {'clients': args.clients},
         'steady': {'clients': args.clients},
+        'ws-fanout': fanout_options,
+        'ws-pingpong': pingpong_options,
     }
-    names = list(SCENARIOS) if args.scenario == 'all' else [args.scenario]
+    if args.scenario == 'all':
+        names = list(SCENARIOS)
+    elif args.scenario == 'ws-all':
+        names = list(WS_SCENARIOS)
+    else:
+        names = [args.scenario]
+    every = dict(SCENARIOS, steady=steady, **WS_SCENARIOS)
     results = {}
     for name in names:
         given = {key: value for key, value in options[name].items() if value is not None}
-        results[name] = dict(SCENARIOS, steady=steady)[name](args.port, pid=args.pid, **given)
+        results[name] = every[name](args.port, pid=args.pid, **given)
     json.dump(results if len(names) > 1 else results[names[0]], sys.stdout, indent=2)
     print()
-
 
 if __name__ == '__main__':
     main()

@@ -20,6 +20,18 @@ the next line: one empty round a line too many, so the count of an empty round
 (taken after the lines, with both clients connected and quiet) is taken off each
 line. The asyncio yardstick (bench/yardstick.py, without --batch) reads and writes
 in one iteration of its loop, and is counted as it is.
+
+    python bench/opcodes.py --web      # and a second table: browsers, and mixed rooms
+
+`--web` counts, in rooms of room pm, a line from a browser to a browser
+(WebSocket frames in and out, through chat's web side), and a line from a
+telnet client to rooms of two and three members, telnet or browser: what
+one more member costs, telnet or browser, and whether a telnet member costs
+more in a room that has a browser in it. Each is counted the same way, its
+empty round taken off; in a room of three the line is counted until both
+others have it. Where `websockets` is installed, the WebSocket yardstick
+(bench/ws_yardstick.py, with --batch, the peer bench/run.py measures) gets a
+row too, counted as the asyncio one is.
 """
 
 import argparse
@@ -130,9 +142,149 @@ def asyncio_figures(lines):
     return counter.opcodes / lines, counter.calls / lines
 
 
+# ---- --web: browsers, and rooms of telnet and browser members
+
+def room_line(step, ports, kinds, lines, counter):
+    """Log one client of each kind ('telnet', or 'web' on the web port) into room pm; the
+    first sends lines, counted by counter until every other has each. Returns the clients,
+    still connected: the caller closes them."""
+    import loadgen                  # here: it needs `resource`, which Windows lacks
+
+    clients = []
+    for number, kind in enumerate(kinds):
+        conn = (loadgen.WsConn if kind == 'web' else loadgen.Conn)(
+            'u%d' % number, b'/login u%d\n/pm\n' % number)
+        conn.sock.close()
+        conn.sock = socket.create_connection(('127.0.0.1', ports[kind]))
+        conn.sock.setblocking(False)
+        conn.connected()             # telnet: /login and /pm; a browser: the upgrade first
+        clients.append(conn)
+
+    def until(conns, marker, counting=None):
+        for conn in conns:
+            conn.tail = b''
+        waiting = list(conns)
+        while True:
+            for conn in list(waiting):
+                try:
+                    data = conn.receive()
+                except BlockingIOError:
+                    continue
+                if data is None:
+                    raise ConnectionError('the server closed %s' % conn.nick)
+                if conn.seen(data, marker):
+                    waiting.remove(conn)
+            if not waiting:
+                return
+            if counting is None:
+                step()
+            else:
+                counting.run(step)
+
+    for conn in clients:
+        until([conn], b'You are in the room pm.')
+    sender, receivers = clients[0], clients[1:]
+    for number in range(100 + lines):           # the first 100 warm up, uncounted
+        sender.sock.sendall(sender.frame(b'ping %d\n' % number))
+        until(receivers, b'ping %d\r\n' % number, counter if number >= 100 else None)
+    return clients
+
+
+def chat_room_figures(lines, kinds):
+    """chat's count per line from kinds[0] to the others, as chat_figures counts."""
+    from chat.web import WebServer             # here: a chat without a web side has none
+
+    limits = Limits(login_timeout=0, line_rate=0, max_per_address=0).capped(capacity(LOOPS[0]))
+    server = Server(0, '127.0.0.1', limits=limits)
+    web = WebServer(server, 0, '127.0.0.1')
+    loop = make_loop(server, LOOPS[0])
+    step = functools.partial(loop.run_once, 0)
+    counter = Counter()
+    ports = {'telnet': server.socket.getsockname()[1], 'web': web.socket.getsockname()[1]}
+    clients = room_line(step, ports, kinds, lines, counter)
+    empty = Counter()
+    empty.run(step)
+    for client in clients:
+        client.sock.close()
+    web.close()
+    server.close()
+    return ((counter.opcodes - empty.opcodes * lines) / lines,
+            (counter.calls - empty.calls * lines) / lines)
+
+
+def websockets_figures(lines):
+    """The WebSocket yardstick's count per line from a browser to a browser (--batch)."""
+    import ws_yardstick
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    async def start():
+        return await ws_yardstick.server('127.0.0.1', 0, batch=True)
+
+    server = loop.run_until_complete(start())
+    counter = Counter()
+    port = server.sockets[0].getsockname()[1]
+    # The loop is turned by hand, one iteration at a time, as for asyncio above; websockets
+    # asks for the running loop (asyncio.get_running_loop()), so it is marked as running.
+    asyncio.events._set_running_loop(loop)
+    try:
+        clients = room_line(loop._run_once, {'web': port}, ['web', 'web'], lines, counter)
+        for client in clients:
+            client.sock.close()
+    finally:
+        asyncio.events._set_running_loop(None)
+    server.close()
+    loop.run_until_complete(server.wait_closed())
+    loop.close()
+    return counter.opcodes / lines, counter.calls / lines
+
+
+ROOMS = [
+    # label, the sender's kind, then the others'
+    ('browser to browser', ['web', 'web']),
+    ('telnet to telnet', ['telnet', 'telnet']),
+    ('telnet to browser', ['telnet', 'web']),
+    ('telnet to telnet + telnet', ['telnet', 'telnet', 'telnet']),
+    ('telnet to telnet + browser', ['telnet', 'telnet', 'web']),
+]
+"""The rooms `--web` counts a line in."""
+
+
+def web_table(lines):
+    """The --web table: chat's rooms, what a member costs, and the websockets yardstick."""
+    counts = {label: chat_room_figures(lines, kinds) for label, kinds in ROOMS}
+    rows = [('chat-%s, %s' % (LOOPS[0], label),) + counts[label] for label, _ in ROOMS]
+    telnet = counts['telnet to telnet + telnet'][0] - counts['telnet to telnet'][0]
+    mixed = counts['telnet to telnet + browser'][0] - counts['telnet to browser'][0]
+    browser = counts['telnet to telnet + browser'][0] - counts['telnet to telnet'][0]
+    try:
+        import websockets.asyncio.server       # noqa: F401
+    except ImportError:
+        rows.append(('websockets-batched, browser to browser', None, None))
+    else:
+        rows.append(('websockets-batched, browser to browser',) + websockets_figures(lines))
+    out = ['| room | bytecode instructions per line | Python calls per line |',
+           '|---|---:|---:|']
+    for label, opcodes, calls in rows:
+        if opcodes is None:
+            out.append('| %s | (pip install websockets) | |' % label)
+        else:
+            out.append('| %s | %.0f | %.0f |' % (label, opcodes, calls))
+    out += ['',
+            '| one more member, per line | bytecode instructions |',
+            '|---|---:|',
+            '| a telnet member, in a telnet room | %.0f |' % telnet,
+            '| a telnet member, in a room with a browser | %.0f |' % mixed,
+            '| a browser member, in a telnet room | %.0f |' % browser]
+    return '\n'.join(out)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--lines', type=int, default=1000, help='lines counted (default: 1000)')
+    parser.add_argument('--web', action='store_true',
+                        help='then count browsers and mixed rooms too: a second table')
     args = parser.parse_args(argv)
     print('| server | bytecode instructions per line | Python calls per line |')
     print('|---|---:|---:|')
@@ -144,6 +296,9 @@ def main(argv=None):
             ('asyncio', asyncio_figures, {})):
         opcodes, calls = figures(args.lines, **options)
         print('| %s | %.0f | %.0f |' % (name, opcodes, calls))
+    if args.web:
+        print()
+        print(web_table(args.lines))
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""Run the benchmarks: each server in turn, run after run, and one table of medians.
+"""Run the benchmarks: each server in turn, run after run, and tables of medians.
 
 `python bench/run.py [--runs N] [--quick] [--servers chat-epoll,chat-select,asyncio]
 [--json PATH]` does, for each run, for each server in the order given:
@@ -6,18 +6,23 @@
 1. start the server as a subprocess on a free port of 127.0.0.1, and wait
    until it accepts connections;
 2. run the scenarios of bench/loadgen.py against it, giving them its pid so
-   they report its memory and CPU time;
+   they report its memory and CPU time: the telnet scenarios, or for a
+   WebSocket server (chat-web: chat on its web port; websockets-batched:
+   bench/ws_yardstick.py) the WebSocket ones;
 3. stop it with SIGTERM (SIGKILL if it has not exited 10 s later).
 
 Servers alternate run by run (A B C, A B C, ...), so that whatever drifts on
 the machine during the runs (another process, the CPU's clock) hits them
 alike. The table gives each figure's median over the runs for each server,
-and the ratio of each chat server to asyncio: the median of the ratios taken
-run by run, each between two servers measured minutes apart. Lost, duplicated
-and reordered lines are totals over all runs: any one of them is a bug.
+and the ratio of each chat server to each peer of its kind (telnet, or
+WebSocket): the median of the ratios taken run by run, each between two
+servers measured minutes apart. The WebSocket servers get a table of their
+own. Lost, duplicated and reordered lines are totals over all runs: any one
+of them is a bug.
 """
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -36,6 +41,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = ('asyncio', 'asyncio-batched', 'uvloop-batched')
 """The servers chat is measured against; each gets a ratio column per chat server."""
 
+WEB = ('chat-web',)
+"""chat servers measured on their web port, with the WebSocket scenarios."""
+
+WS_PEERS = ('websockets', 'websockets-batched')
+"""The WebSocket servers chat-web is measured against (bench/ws_yardstick.py)."""
+
 CHAT = ['-m', 'chat', '--log-level', 'WARNING', '--max-clients', '19000',
         '--login-timeout', '0', '--line-rate', '0', '--max-per-address', '0']
 """The benchmarks flood by design, from one address: pacing and the per-address limit are off."""
@@ -46,8 +57,15 @@ SERVERS = {
     'asyncio': [os.path.join(ROOT, 'bench', 'yardstick.py')],
     'asyncio-batched': [os.path.join(ROOT, 'bench', 'yardstick.py'), '--batch'],
     'uvloop-batched': [os.path.join(ROOT, 'bench', 'yardstick.py'), '--batch', '--uvloop'],
+    'chat-web': CHAT + ['--loop', 'epoll'],         # and --web-port W: the scenarios' port
+    'websockets': [os.path.join(ROOT, 'bench', 'ws_yardstick.py')],
+    'websockets-batched': [os.path.join(ROOT, 'bench', 'ws_yardstick.py'), '--batch'],
 }
-"""Each server's command line after the interpreter, less `--port P`."""
+"""Each server's command line after the interpreter, less `--port P`.
+
+chat with a web side gets `--no-web` too (`--web-port W` for chat-web), so
+that its web port is never the one after P, which may be taken.
+"""
 
 FULL = {
     'pingpong': {'idle': 5000, 'rounds': 2000},
@@ -61,6 +79,9 @@ QUICK = {
     'fanout': {'clients': 200, 'senders': 5, 'lines': 100},
     'paced': {'members': 5, 'lines': 200},
 }
+for _sizes in (FULL, QUICK):                   # the WebSocket scenarios mirror the telnet ones
+    _sizes['ws-pingpong'] = _sizes['pingpong']
+    _sizes['ws-fanout'] = _sizes['fanout']
 
 ROWS = [
     # scenario, figure key, label, which is better, how runs combine
@@ -87,13 +108,44 @@ ROWS = [
     ('server', 'stop_s', 'seconds from SIGTERM to exit', 'lower', 'median'),
 ]
 
+WS_ROWS = [
+    ('ws-fanout', 'deliveries_per_s', 'deliveries/s', 'higher', 'median'),
+    ('ws-fanout', 'deliveries_per_server_cpu_s', 'deliveries / server CPU s', 'higher',
+     'median'),
+    ('ws-fanout', 'seconds', 'burst s', 'lower', 'median'),
+    ('ws-fanout', 'server_cpu_share', 'server CPU / wall', '', 'median'),
+    ('ws-fanout', 'loadgen_cpu_share', 'loadgen CPU / wall', '', 'median'),
+    ('ws-fanout', 'lost', 'lost lines', 'lower', 'total'),
+    ('ws-fanout', 'duplicated', 'duplicated lines', 'lower', 'total'),
+    ('ws-fanout', 'reordered', 'reordered lines', 'lower', 'total'),
+    ('ws-pingpong', 'p50_ms', 'round trip p50 ms', 'lower', 'median'),
+    ('ws-pingpong', 'p99_ms', 'round trip p99 ms', 'lower', 'median'),
+    ('ws-pingpong', 'rounds', 'rounds done', 'higher', 'median'),
+    ('ws-pingpong', 'server_cpu_s', 'server CPU s', 'lower', 'median'),
+    ('ws-pingpong', 'bytes_per_idle_session', 'RSS bytes / idle session', 'lower', 'median'),
+    ('ws-pingpong', 'server_rss_idle_kb', 'RSS kB with the idle crowd', 'lower', 'median'),
+] + [row for row in ROWS if row[0] == 'server']
+"""The WebSocket servers' table: the WebSocket scenarios, and the whole run."""
+
 SCENARIO_NAMES = {
     'fanout': 'fan-out burst',
     'paced': 'paced latency',
     'pingpong': 'idle ping-pong',
     'storm': 'login storm',
+    'ws-fanout': 'WebSocket fan-out',
+    'ws-pingpong': 'WebSocket ping-pong',
     'server': 'whole run',
 }
+
+
+def is_websocket(name):
+    """Whether a server is measured with the WebSocket scenarios."""
+    return name in WEB or name in WS_PEERS
+
+
+def scenarios_of(name):
+    """The scenarios run against a server, by name, in their order."""
+    return loadgen.WS_SCENARIOS if is_websocket(name) else loadgen.SCENARIOS
 
 
 # ---- starting and stopping a server
@@ -105,22 +157,44 @@ def free_port():
         return probe.getsockname()[1]
 
 
+@functools.lru_cache
+def chat_help(python):
+    """What `python -m chat --help` says, from the working tree: the options it takes."""
+    return subprocess.run([python, '-m', 'chat', '--help'], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30).stdout
+
+
 def has_loop_option(python):
     """Whether the chat server in the working tree takes --loop."""
-    result = subprocess.run([python, '-m', 'chat', '--help'], cwd=ROOT,
-                            capture_output=True, text=True, timeout=30)
-    return '--loop' in result.stdout
+    return '--loop' in chat_help(python)
+
+
+def has_web_side(python):
+    """Whether the chat server in the working tree has a web side (--web-port)."""
+    return '--web-port' in chat_help(python)
 
 
 class Server:
-    """One server subprocess on a free port; stop() ends it, whatever state it is in."""
+    """One server subprocess on a free port; stop() ends it, whatever state it is in.
+
+    `port` is the port the scenarios use: for chat-web, its web port.
+    """
 
     def __init__(self, name, python=sys.executable, timeout=15.0):
         self.name = name
         self.port = free_port()
+        command = [python] + SERVERS[name] + ['--port', str(self.port)]
+        if SERVERS[name][:2] == ['-m', 'chat'] and has_web_side(python):
+            if name in WEB:
+                web_port = free_port()
+                while web_port == self.port:
+                    web_port = free_port()
+                command += ['--web-port', str(web_port)]
+                self.port = web_port
+            else:
+                command.append('--no-web')     # not the port after --port: it may be taken
         self.log = tempfile.TemporaryFile(mode='w+')
-        self.proc = subprocess.Popen([python] + SERVERS[name] + ['--port', str(self.port)],
-                                     cwd=ROOT, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         try:
             self._wait_ready(timeout)
@@ -133,19 +207,30 @@ class Server:
         return self.proc.pid
 
     def _wait_ready(self, timeout):
-        """Wait until the server accepts a connection."""
+        """Wait until the server accepts a connection.
+
+        A WebSocket server is sent an upgrade, and its answer read: websockets
+        logs a connection closed without one as an error (and, before 14, a 404).
+        """
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError('%s exited with %s at start:\n%s'
                                    % (self.name, self.proc.returncode, self.output()))
             try:
-                socket.create_connection((loadgen.HOST, self.port), timeout=1.0).close()
+                with socket.create_connection((loadgen.HOST, self.port), timeout=1.0) as probe:
+                    if is_websocket(self.name):
+                        probe.sendall(b'GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n'
+                                      b'Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n'
+                                      b'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
+                                      % (loadgen.WS_PATH.encode(), loadgen.HOST.encode(),
+                                         self.port))
+                        probe.recv(4096)              # the 101: the server is up
                 return
             except OSError:
                 if time.monotonic() > deadline:
                     raise TimeoutError('%s did not accept connections within %g s'
-                                       % (self.name, timeout))
+                                       % (self.name, timeout)) from None
                 time.sleep(0.05)
 
     def peak_rss_kb(self):
@@ -178,11 +263,12 @@ def run_server(name, sizes, python, progress):
     started = time.monotonic()
     server = Server(name, python)
     start_s = time.monotonic() - started
+    scenarios = scenarios_of(name)
     try:
-        for scenario in loadgen.SCENARIOS:             # in their order: the idle crowd first
+        for scenario in scenarios:                     # in their order: the idle crowd first
             begin = time.monotonic()
             try:
-                figures[scenario] = loadgen.SCENARIOS[scenario](
+                figures[scenario] = scenarios[scenario](
                     server.port, pid=server.pid, **sizes[scenario])
             except (OSError, TimeoutError) as error:
                 figures[scenario] = {'error': '%s: %s' % (type(error).__name__, error)}
@@ -201,16 +287,18 @@ def run_server(name, sizes, python, progress):
 
 
 def ratio_columns(servers):
-    """The (chat server, peer) pairs that get a ratio column, e.g. chat-epoll/asyncio."""
-    chats = [name for name in servers if name not in PEERS]
-    peers = [name for name in servers if name in PEERS]
-    return [(chat, peer) for chat in chats for peer in peers]
+    """The (chat server, peer) pairs that get a ratio column, e.g. chat-epoll/asyncio:
+    a telnet server and a telnet peer, or a WebSocket server and a WebSocket peer."""
+    chats = [name for name in servers if name not in PEERS + WS_PEERS]
+    peers = [name for name in servers if name in PEERS + WS_PEERS]
+    return [(chat, peer) for chat in chats for peer in peers
+            if is_websocket(chat) == is_websocket(peer)]
 
 
-def summarise(runs, servers):
+def summarise(runs, servers, figure_rows=ROWS):
     """Return the table's rows: (scenario, label, better, {column: text}) per figure."""
     rows = []
-    for scenario, key, label, better, combine in ROWS:
+    for scenario, key, label, better, combine in figure_rows:
         cells = {}
         for name in servers:
             values = [run[name].get(scenario, {}).get(key) for run in runs]
@@ -241,6 +329,14 @@ def _number(value):
     return '%.3g' % value
 
 
+def tables(runs, servers):
+    """The telnet servers' table, then the WebSocket servers', as markdown: those there are."""
+    telnet = [name for name in servers if not is_websocket(name)]
+    web = [name for name in servers if is_websocket(name)]
+    return '\n\n'.join(table(summarise(runs, group, figure_rows), group)
+                        for group, figure_rows in ((telnet, ROWS), (web, WS_ROWS)) if group)
+
+
 def table(rows, servers):
     """The rows as one markdown table."""
     columns = list(servers) + ['%s/%s' % pair for pair in ratio_columns(servers)]
@@ -257,9 +353,11 @@ def main(argv=None):
     parser.add_argument('--runs', type=int, default=3, help='runs of every server (default: 3)')
     parser.add_argument('--quick', action='store_true',
                         help='small scenarios, for a smoke test well under a minute')
-    parser.add_argument('--servers', default='chat-epoll,asyncio,asyncio-batched,uvloop-batched',
+    parser.add_argument('--servers', default='chat-epoll,asyncio,asyncio-batched,uvloop-batched,'
+                                             'chat-web,websockets-batched',
                         help='comma-separated, from: %s (chat-select takes at most 1000 '
-                             'clients: use it with --quick)' % ', '.join(SERVERS))
+                             'clients: use it with --quick; chat-web and the websockets '
+                             'servers run the WebSocket scenarios)' % ', '.join(SERVERS))
     parser.add_argument('--python', default=sys.executable,
                         help='interpreter for the servers (default: this one)')
     parser.add_argument('--json', metavar='PATH', help='also write the table and every figure')
@@ -268,12 +366,22 @@ def main(argv=None):
     loop_option = has_loop_option(args.python)
     uvloop = subprocess.run([args.python, '-c', 'import uvloop'],
                             capture_output=True).returncode == 0
+    websockets = subprocess.run([args.python, '-c', 'import websockets.asyncio.server'],
+                                capture_output=True).returncode == 0
     for name in args.servers.split(','):
         if name not in SERVERS:
             parser.error('unknown server %r: choose from %s' % (name, ', '.join(SERVERS)))
         if name.startswith('uvloop') and not uvloop:
             print('note: no uvloop for %s (pip install uvloop): %s left out'
                   % (args.python, name), file=sys.stderr)
+            continue
+        if name in WS_PEERS and not websockets:
+            print('note: no websockets 13+ for %s (pip install websockets): %s left out'
+                  % (args.python, name), file=sys.stderr)
+            continue
+        if name in WEB and not (has_web_side(args.python) and loop_option):
+            print('note: python -m chat has no web side (--web-port): %s left out' % name,
+                  file=sys.stderr)
             continue
         if name.startswith('chat-') and not loop_option:
             print('note: python -m chat has no --loop yet: running it as "chat"', file=sys.stderr)
@@ -298,7 +406,7 @@ def main(argv=None):
         runs.append(run)
     seconds = time.monotonic() - started
 
-    text = table(summarise(runs, servers), servers)
+    text = tables(runs, servers)
     print(text)
     print('\n%d run(s)%s in %.0f s; ratio columns: chat / peer, the median of the per-run '
           'ratios.' % (args.runs, ' (quick)' if args.quick else '', seconds))
