@@ -221,7 +221,7 @@ class Channel(asynchat.async_chat):
             return False               # logged out or cut: the rest of the input is ignored
         if not line and data != TOO_LONG:
             return False               # an empty line: no reply, and no count
-        if self._bucket is not None:
+        if self._bucket is not None:   # None: the line rate is off
             now = self.server.clock()
             if not self._bucket.take(now):
                 self._held = data + b'\n' + self.ac_in_buffer + self._held
