@@ -16,7 +16,7 @@ def test_stop_ends_the_loop_at_once_although_it_waits_long_in_poll(loop_name):
     running = ServerThread(loop=loop_name)
     started = time.monotonic()
     running.stop()
-    assert time.monotonic() - started < 1.0        # TICK is 30 s: the waker ended the poll
+    assert time.monotonic() - started < 1.0        # LONGEST_WAIT is 30 s: the waker ended the poll
 
 
 def test_shutdown_tells_every_session_and_closes_it(loop_name):
