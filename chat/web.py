@@ -24,7 +24,6 @@ import binascii
 import logging
 import os
 import re
-import sys
 
 from .channel import Channel, format_address
 from .server import Server, listen
@@ -302,20 +301,14 @@ class WebServer(asyncore.dispatcher):
         return origin != 'null' and (origin.lower() == 'http://' + host.lower()
                                      or origin in self.origins)
 
-    # The chat server's accept loop, as it is: a batch at a time, a refusal when out of
-    # descriptors. Each connection goes to the chat server's limits as a Request.
+    # The chat server's accept loop and its error handling, as they are: a batch at a time,
+    # a refusal when out of descriptors, the port kept listening whatever goes wrong. Each
+    # connection goes to the chat server's limits as a Request.
     handle_accept = Server.handle_accept
+    handle_error = Server.handle_error
 
     def handle_accepted(self, sock, addr):
         self.server.admit(sock, addr, self.request_class, self.server.requests)
 
     def refuse_without_descriptors(self):
         self.server.refuse_without_descriptors(self, self.request_class)
-
-    def handle_error(self):
-        """Log the error; the web port goes on listening."""
-        error = sys.exc_info()[1]
-        if isinstance(error, OSError):
-            log.warning('cannot accept a web connection: %s', error)
-        else:
-            log.exception('error accepting a web connection')
