@@ -365,7 +365,7 @@ class Channel(asynchat.async_chat):
         self._held = b''
         self.server.forget(self)
         if self._closing:
-            discard_input(self.socket)
+            finish_connection(self.socket)
         self.close()
 
     def handle_error(self):
@@ -408,13 +408,17 @@ def push_to_all(channels, data, sender=None):
             channel._overflow()
 
 
-def discard_input(sock):
-    """Read and drop what a client has sent that no one will read, before closing its socket.
+def finish_connection(sock):
+    """End a socket's output, and drop the input no one will read, before it closes.
 
     Closing a socket with unread input sends a reset, and a reset makes the
-    client's system drop what it has not yet shown: the goodbye.
+    client's system drop what it has not yet shown: the goodbye. The end of
+    output (FIN) goes first, so a reset that input arriving later causes
+    comes after it: a browser sends its request as it connects, and a refusal
+    can be sent before that request arrives.
     """
     try:
+        sock.shutdown(socket.SHUT_WR)
         sock.setblocking(False)
         for _ in range(16):
             if not sock.recv(65536):

@@ -23,7 +23,7 @@ import socket
 import sys
 import time
 
-from .channel import discard_input, format_address
+from .channel import finish_connection, format_address
 from .limits import LINE_RATE, Attempts, Deadlines, Limits, Refusals, address_key
 from .loop import SocketMap
 from .rooms import ChatRoom, Hall
@@ -176,7 +176,7 @@ class Server(asyncore.dispatcher):
             sock.send(channel_class.refusal(reply, status))
         except OSError:
             pass                       # gone already: nothing to tell
-        discard_input(sock)
+        finish_connection(sock)
         sock.close()
         self.refusals.refused(format_address(addr), reason, self.clock())
 
