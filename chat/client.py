@@ -34,9 +34,11 @@ before the client knows whether the class has a password, and a field that is
 there for nothing puzzles the classes that have none. The same bar serves a
 retry: a wrong password is shown as the server says it, and the bar stays
 for the next try (the third wrong one closes the connection; Reconnect opens
-another). A password is never shown: the echo of a /login or /op line, typed
-or sent by the bar, has stars in its place, and nothing is logged. The class
-password last sent is kept in memory, for Reconnect to log in with again.
+another). A password is never shown: the input line shows stars while a
+/login or /op line is typed, from the space that starts the password; the
+echo of such a line, typed or sent by the bar, has stars in its place; and
+nothing is logged. The class password last sent is kept in memory, for
+Reconnect to log in with again.
 """
 
 import argparse
@@ -86,6 +88,9 @@ OPERATOR = 'You are an operator now'
 
 SECRET = re.compile(r'(?P<shown>/(?:login\s+\S+|op))\s+(?P<secret>\S.*)', re.IGNORECASE)
 """A line that carries a password: /login NICKNAME PASSWORD, or /op PASSWORD."""
+
+TYPING_SECRET = re.compile(r'/(?:login\s+\S+|op)\s', re.IGNORECASE)
+"""The start of such a line: from there on, the input line shows stars as it is typed."""
 
 MASK = '******'
 """What the conversation shows for a password, whatever its length."""
@@ -166,7 +171,9 @@ class ChatClient:
         self.login_button.pack(side='left')
         self.input_line = tk.Frame(self.chat)
         self.input_line.pack(fill='x')
-        self.entry = tk.Entry(self.input_line)
+        self.line = tk.StringVar()
+        self.line.trace_add('write', self._mask_line)
+        self.entry = tk.Entry(self.input_line, textvariable=self.line)
         self.entry.pack(side='left', fill='x', expand=True)
         self.entry.bind('<Return>', lambda event: self.send_typed())
         tk.Button(self.input_line, text='Send', command=self.send_typed).pack(
@@ -379,6 +386,10 @@ class ChatClient:
             self.sock.sendall((line + '\r\n').encode('utf-8'))
         except OSError as error:
             self.lost(error.strerror or str(error))
+
+    def _mask_line(self, *trace):
+        """Stars in the input line while it carries a password: a class may see the screen."""
+        self.entry.configure(show='*' if TYPING_SECRET.match(self.line.get()) else '')
 
     def send_typed(self):
         """Enter or Send: send what was typed, a line at a time."""

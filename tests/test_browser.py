@@ -390,14 +390,25 @@ def test_the_password_field_appears_when_the_welcome_asks_for_one(page, serve):
     wait_for_line(page, 'Welcome, ann!')
 
 
+def masking(field):
+    """How the page draws the characters typed in field: 'disc' hides them, 'none' shows them."""
+    return field.parent.execute_script(
+        'return getComputedStyle(arguments[0]).webkitTextSecurity;', field)
+
+
 def test_a_password_typed_in_the_input_line_is_neither_shown_nor_recalled(page, serve):
     server = serve(op_password='teach3r')
     log_in(page, server.url, 'ann')
-    type_line(page, '/op teach3r')
+    field = page.find_element(By.ID, 'line')
+    field.send_keys('/op')
+    assert masking(field) == 'none'                    # no password yet
+    field.send_keys(' tea')
+    assert masking(field) == 'disc'                    # a class may see the screen: dots
+    field.send_keys('ch3r' + Keys.ENTER)
     wait_for_line(page, 'You are an operator now')
     assert '> /op ••••••' in lines(page)
+    assert masking(field) == 'none'
     assert not any('teach3r' in line for line in lines(page))
-    field = page.find_element(By.ID, 'line')
     field.send_keys(Keys.ARROW_UP)
     assert field.get_attribute('value') == ''
 

@@ -248,8 +248,13 @@ def test_an_operator_gets_buttons_for_the_operators_commands(window_onto):
         ann.expect('/login')
         ann.send('/login ann')
         ann.expect('Welcome, ann!')
-        type_line(window, '/op ' + OP_PASSWORD)
+        window.entry.insert('end', '/op')
+        assert window.entry.cget('show') == ''     # no password yet
+        window.entry.insert('end', ' ' + OP_PASSWORD[:3])
+        assert window.entry.cget('show') == '*'    # a class may see the screen: stars
+        type_line(window, OP_PASSWORD[3:])
         shows(window, 'You are an operator now')
+        assert window.entry.get() == '' and window.entry.cget('show') == ''
         until(window, lambda: {'/kick', '/mute', '/ban', '/announce'} <= set(window.buttons),
               "the operator's buttons")
         assert '> /op ******\n' in text_of(window) and 'teach3r' not in text_of(window)

@@ -13,7 +13,8 @@
       page asks for its list itself, and does not show that copy.
    4. A closed connection is said in the status line, with its reason, and
       Reconnect logs in again under the same nickname.
-   5. What the user sends is shown too, after "> ", except a password.
+   5. What the user sends is shown too, after "> ", except a password; while
+      a password is typed, the input line shows dots.
 
    Everything the page knows is in `state`; the elements it changes are in
    `page`. The page's own words are in LABELS, in English and Simplified
@@ -35,6 +36,8 @@ const ASKS_PASSWORD = /password/i;
 const WITH_PASSWORD = /^(\s*\/(?:op|login\s+\S+)\s+)\S.*$/;
 /* A line that gives a password (/op PASSWORD, /login NICK PASSWORD): shown
    without it, and not kept for the up arrow (a classroom may have a projector). */
+const GIVING_PASSWORD = /^\s*\/(?:op|login\s+\S+)\s/;
+/* The start of such a line: from there on, the input line shows dots. */
 
 const PRIVATE = /^\[(private|announcement)\] ([^\s:]+): (.*)$/;
 const CHAT = /^(\[\d\d:\d\d\] )?([^\s:]+): (.*)$/;
@@ -335,9 +338,8 @@ function setCommandsEnabled(enabled) {
 function clickCommand(command) {
   /* A command that needs more is started in the input line; the rest run. */
   if (command.takesArgument) {
-    page.line.value = command.name + " ";
+    setLine(command.name + " ");
     page.line.focus();
-    page.line.setSelectionRange(page.line.value.length, page.line.value.length);
   } else {
     say(command.name);
   }
@@ -611,8 +613,19 @@ function sendTyped(event) {
   event.preventDefault();              // form-action 'none': the page sends, not the form
   const text = page.line.value;
   if (text.trim() && say(text)) {
-    page.line.value = "";
+    setLine("");
   }
+}
+
+function setLine(text) {
+  page.line.value = text;
+  page.line.setSelectionRange(text.length, text.length);
+  maskLine();
+}
+
+function maskLine() {
+  /* Dots in the input line while it gives a password: a class may see the screen. */
+  page.line.classList.toggle("secret", GIVING_PASSWORD.test(page.line.value));
 }
 
 function recallLine(step) {
@@ -625,8 +638,7 @@ function recallLine(step) {
     state.draft = page.line.value;
   }
   state.recall = to;
-  page.line.value = to === state.sent.length ? state.draft : state.sent[to];
-  page.line.setSelectionRange(page.line.value.length, page.line.value.length);
+  setLine(to === state.sent.length ? state.draft : state.sent[to]);
   return true;
 }
 
@@ -674,6 +686,7 @@ function start() {
   page.login.addEventListener("submit", join);
   page.say.addEventListener("submit", sendTyped);
   page.line.addEventListener("keydown", lineKey);
+  page.line.addEventListener("input", maskLine);
   page.reconnect.addEventListener("click", reconnect);
   page.newer.addEventListener("click", scrollToEnd);
   page.log.addEventListener("scroll", followOrNot);
