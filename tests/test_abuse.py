@@ -81,7 +81,8 @@ def test_a_flood_is_paced_the_flooder_stays_and_another_room_does_not_wait(progr
     reader.sync()
     alice.sync()
     flooder.send(''.join('flood %d\r\n' % n for n in range(600)))
-    burst = arrivals(reader, 20, time.monotonic() + 1.0)
+    # The 4 lines that logged in took 4 of the burst: 16 come at once, 4 more in 0.8 s.
+    burst = arrivals(reader, 20, time.monotonic() + TIMEOUT)
     assert [line for _, line in burst] == ['flooder: flood %d' % n for n in range(20)]
     watched = 3.0
     pinged = []
@@ -92,7 +93,7 @@ def test_a_flood_is_paced_the_flooder_stays_and_another_room_does_not_wait(progr
     assert [line for _, line in paced] == [
         'flooder: flood %d' % n for n in range(20, 20 + len(paced))]
     assert len(paced) <= 5 * watched + 2              # at most 5 a second, and what was due
-    assert len(paced) >= 5 * watched - 3
+    assert len(paced) >= 5 * watched - 5              # still paced, though a stall may delay
     p50 = statistics.median(pinged) * 1000
     print('flood: 20 lines at once, then %d in %.0f s; ping-pong in another room p50 %.2f ms'
           % (len(paced), watched, p50))
@@ -139,7 +140,8 @@ def test_the_line_burst_option_sets_the_burst(program, client):
     flooder.send('/login flooder\r\n/python\r\n')   # 2 lines of its 5
     reader.expect('flooder entered the room.')
     flooder.send(''.join('flood %d\r\n' % n for n in range(10)))
-    got = arrivals(reader, 10, time.monotonic() + 0.5)
+    got = arrivals(reader, 3, time.monotonic() + TIMEOUT)
+    got += arrivals(reader, 1, time.monotonic() + 0.5)      # the next is due a second later
     assert [line for _, line in got] == ['flooder: flood %d' % n for n in range(3)]
 
 
@@ -152,7 +154,7 @@ def test_empty_lines_do_not_count(program, client):
     flooder.send('/login flooder\r\n/python\r\n')   # 2 lines of its 5
     reader.expect('flooder entered the room.')
     flooder.send('\r\n' * 100 + 'a\r\nb\r\nc\r\n')
-    got = arrivals(reader, 3, time.monotonic() + 0.5)
+    got = arrivals(reader, 3, time.monotonic() + TIMEOUT)
     assert [line for _, line in got] == ['flooder: a', 'flooder: b', 'flooder: c']
 
 
@@ -340,7 +342,7 @@ class FailingSend(StrictSession):
 
 
 def test_an_unusual_send_error_at_a_login_timeout_closes_only_that_session(loop_name):
-    running = ServerThread(loop=loop_name, login_timeout=0.3)
+    running = ServerThread(loop=loop_name, login_timeout=1.0)   # other logs in within it
     running.server.channel_class = FailingSend
     doomed = Client(running.port)
     try:
@@ -528,8 +530,9 @@ def test_over_long_lines_are_paced_like_any_other(loop_name):
     client = Client(running.port)
     try:
         client.expect('/login')
+        until = time.monotonic() + 1.0                 # before the send: a stall counts no more
         client.send((b'x' * 200 + b'\r\n') * 100)
-        got = arrivals(client, 100, time.monotonic() + 1.0)
+        got = arrivals(client, 100, until)
         assert 20 <= len(got) <= 26
         assert all('too long' in line for _, line in got)
     finally:
@@ -613,18 +616,21 @@ def test_many_senders_at_once_do_not_cut_a_reader_who_reads(loop_name):
 
 
 def test_every_kind_of_close_leaves_nothing_behind(loop_name):
-    running = ServerThread(loop=loop_name, login_timeout=0.5, max_per_address=3,
+    running = ServerThread(loop=loop_name, login_timeout=0.5, max_per_address=4,
                            max_queue=16 * 1024)
     running.server.channel_class = SmallSendBuffer
     server = running.server
     try:
-        leaver, resetter, half, idle = [Client(running.port) for _ in range(4)]
-        refused = Client(running.port)
-        assert 'too many' in refused.line()
-        for each, name in ((leaver, 'leaver'), (resetter, 'resetter'), (half, 'half')):
+        clients = {}
+        for name in ('leaver', 'resetter', 'half'):    # each logs in as soon as it connects
+            each = clients[name] = Client(running.port)
             each.expect('/login')
             each.ask('/login ' + name)
             each.ask('/python')
+        leaver, resetter, half = clients.values()
+        idle = Client(running.port)                    # the 4th: it will not log in
+        refused = Client(running.port)
+        assert 'too many' in refused.line()
         half.send(''.join('line %d\r\n' % n for n in range(10)))   # then the end of input
         leaver.send('/logout')
         leaver.read_to_close()

@@ -76,7 +76,7 @@ def test_a_client_past_max_clients_is_told_full_and_closed(limited):
     assert connect().expect('/login')                  # room for one again
 
 
-@pytest.mark.parametrize('limited', [{'login_timeout': 0.5}], indirect=True)
+@pytest.mark.parametrize('limited', [{'login_timeout': 1.0}], indirect=True)
 def test_a_connection_that_does_not_log_in_in_time_is_closed(limited):
     _, connect = limited
     member = logged_in(connect, 'member')
@@ -91,15 +91,18 @@ def test_every_close_is_logged_once_with_its_reason(caplog, loop_name):
     caplog.set_level(logging.INFO, logger='chat')
     running = ServerThread(max_queue=64 * 1024, login_timeout=0.5, max_clients=5,
                            line_rate=0, loop=loop_name)
-    clients = [Client(running.port) for _ in range(5)]
-    leaver, resetter, slow, talker, idle = clients
+    clients = []
     try:
-        for client in clients:
+        for name in ('leaver', 'resetter', 'slow', 'talker'):   # each logs in as it connects
+            client = Client(running.port)
+            clients.append(client)
             client.expect('/login')
-        for client, name in ((leaver, 'leaver'), (resetter, 'resetter'),
-                             (slow, 'slow'), (talker, 'talker')):
             client.ask('/login ' + name)
-        extra = Client(running.port)
+        leaver, resetter, slow, talker = clients
+        idle = Client(running.port)                     # the 5th: it will not log in
+        clients.append(idle)
+        idle.expect('/login')
+        extra = Client(running.port)                    # the 6th, within idle's 0.5 s
         assert 'full' in extra.read_to_close()[0]
         extra.close()
         leaver.send('/logout')

@@ -160,10 +160,10 @@ def test_out_of_file_descriptors_refuses_newcomers_without_spinning(program, cli
 
 
 def test_limit_options_are_applied(program, client):
-    server = program('--port', '0', '--max-clients', '1', '--login-timeout', '0.5')
+    server = program('--port', '0', '--max-clients', '1', '--login-timeout', '2')
     port = server.port()
     first = client(port)
     first.expect('/login')
     assert 'full' in client(port).read_to_close()[0]
-    assert first.read_to_close()[-1] == 'No login within 0.5 seconds: timeout. Goodbye!'
+    assert first.read_to_close()[-1] == 'No login within 2 seconds: timeout. Goodbye!'
     server.expect(r'closed: login timeout')
