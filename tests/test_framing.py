@@ -7,8 +7,9 @@ drives the loop by hand, so that each chunk sent is exactly one read.
 import asyncore
 import re
 import socket
+import time
 
-from conftest import StrictServer
+from conftest import TIMEOUT, StrictServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,8 @@ TOKENS = [
     b'/back', b'/python', b'/write', b'/broadcast ', b'/', b'hello', b' ', b'x' * 10]
 """Pieces of a stream: line ends, telnet commands, editing, bad UTF-8, commands, text.
 None of them can spell /logout, which would end the session partway."""
+
+IN_THE_ROOM = b'You are in the room python. Type to chat; /help lists the commands.\r\n'
 
 ANSWER = re.compile(re.escape(AYT_REPLY) + b'|\xff[\xfb-\xfe].', re.S)
 
@@ -37,18 +40,27 @@ def step(server):
     raise AssertionError('the loop never settled')
 
 
-def receive_all(sock):
-    """Everything sock has received so far, without waiting."""
+def receive(server, sock, until):
+    """Run the loop until what sock has received ends with until (b'': until its end).
+
+    Loopback hands data over as it is sent, but a loaded machine may defer
+    that: the loop runs until what should come has come. Returns it all.
+    """
     sock.setblocking(False)
     data = b''
-    try:
-        while True:
+    deadline = time.monotonic() + TIMEOUT
+    while not (until and data.endswith(until)):
+        assert time.monotonic() < deadline, 'never received %r, only %r' % (until, data)
+        step(server)
+        try:
             chunk = sock.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-    except BlockingIOError:
-        return data
+        except BlockingIOError:
+            continue
+        if not chunk:
+            assert not until, 'the end, before %r' % until
+            break
+        data += chunk
+    return data
 
 
 def replay(chunks):
@@ -63,19 +75,17 @@ def replay(chunks):
     listener = socket.create_connection(('127.0.0.1', port))
     fuzz = socket.create_connection(('127.0.0.1', port))
     try:
-        step(server)
         listener.sendall(b'/login listener\r\n/python\r\n')
-        step(server)
+        receive(server, listener, IN_THE_ROOM)
         fuzz.sendall(b'/login fuzz\r\n/python\r\n')
-        step(server)
-        receive_all(listener)
+        replies = receive(server, fuzz, IN_THE_ROOM)
+        receive(server, listener, b'fuzz entered the room.\r\n')
         for chunk in chunks:
-            fuzz.sendall(chunk)                        # on loopback: all of it is there now
+            fuzz.sendall(chunk)                        # on loopback: there by now, as a rule
             step(server)
         fuzz.shutdown(socket.SHUT_WR)
-        step(server)
-        replies = receive_all(fuzz)
-        heard = receive_all(listener)
+        replies += receive(server, fuzz, b'')          # the server closes it: its end
+        heard = receive(server, listener, b'fuzz left the room.\r\n')
     finally:
         asyncore.close_all(sockets)
         server.close()
