@@ -1,6 +1,8 @@
 """Python bytecode instructions a server runs per chat line: a figure that does not move.
 
-Timings on a shared machine move by 10% from run to run; this count does not.
+Timings on a shared machine move by 10% from run to run; this count does not,
+but for a round the kernel adds now and then by handing loopback data over late
+(an empty round, worth a few instructions a line in a count of 20 lines).
 A line goes from one client to the other member of a room, over loopback,
 through a real server whose loop this process turns by hand, and
 `sys.settrace` counts the bytecode instructions (and Python calls) run while
