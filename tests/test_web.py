@@ -23,17 +23,22 @@ from chat.loop import LOOPS, capacity, make_loop
 from chat.web import FILES, PAGE_DIR
 
 
+def read_to_end(sock):
+    """Everything sock receives until the other side ends its output."""
+    data = b''
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def http(port, request, host='127.0.0.1'):
     """Send a request (bytes, or a str ending in a blank line); return (head, body)."""
     sock = socket.create_connection((host, port), timeout=5)
     try:
         sock.sendall(request.encode('latin-1') if isinstance(request, str) else request)
-        data = b''
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_end(sock)
     finally:
         sock.close()
     head, _, body = data.partition(b'\r\n\r\n')
@@ -278,13 +283,7 @@ def test_a_refusal_is_read_whole_though_the_request_arrives_after_it():
         browser.sendall(b'GET / HTTP/1.1\r\n\r\n')
         assert select.select([refused], [], [], TIMEOUT)[0]
         refused.close()                                # the request unread: a reset
-        data = b''
-        while True:
-            chunk = browser.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        assert data == b'HTTP/1.1 503 Service Unavailable\r\n\r\n'
+        assert read_to_end(browser) == b'HTTP/1.1 503 Service Unavailable\r\n\r\n'
     finally:
         for sock in (listener, browser, refused):
             sock.close()
