@@ -17,7 +17,7 @@ from .limits import (LINE_BURST, LINE_RATE, LOGIN_TIMEOUT, MAX_CLIENTS, MAX_PER_
                      MAX_QUEUE, Limits)
 from .loop import LOOPS, capacity, make_loop
 from .server import Server
-from .telnet import MAX_LINE, clean
+from .framing import MAX_LINE, clean
 from .web import WebServer
 
 log = logging.getLogger('chat')

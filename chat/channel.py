@@ -11,28 +11,20 @@ async_chat gives, and `Channel` is that layer:
 1. Framing: below asynchat's terminator, a framing turns what the client
    sends into lines ending in LF, and what the server sends into what the
    client reads (`framing_class`: `Telnet`, chat/telnet.py, or `WebSocket`,
-   chat/websocket.py). A framing has:
-   - `feed(data)` and `finish()` (at the end of the input), which return the
-     lines their bytes completed; a line cut at `max_line` comes out as
-     TOO_LONG;
-   - `answers`, the bytes it owes the client, sent after the replies to the
-     read that caused them;
-   - `ended`, true once it takes no more input (a WebSocket close): the
-     end of the input, as when the client ends its side;
-   - `wrap`, None or a function that frames what the server sends, once a
-     send; and `goodbye(code)`, the bytes that end a session the server
-     ends, sent last.
-2. Held input: lines over the line rate, or past a round's TURN, wait in
-   `_held`, and the channel is not `readable` until the server calls `resume`,
-   so the client's next lines wait in the network's buffers. `screen` decides
+   chat/websocket.py). chat/framing.py states what a framing does.
+2. Waiting input: lines over the line rate, or past a round's
+   LINES_PER_ROUND, wait in `_waiting`, and the channel is `paused` (not
+   `readable`) until the schedule gives it its turn (`take_turn`), so the
+   client's next lines wait in the network's buffers. `admits_line` decides
    what becomes of each line.
 3. Output: `push_data` only queues (up to max_queue: see `_overflow`); the
    loop sends a channel's whole queue with one send() a round.
 4. The end: `close_when_done(reason)` sends what is queued first, for at most
-   the linger limit; `abort(reason)` drops it and closes at the server's next
-   tick. A reset or a socket error closes at once. Every way ends in
-   `handle_close`, which lets go of everything the server holds for the
-   channel, closes the socket, and happens once.
+   the linger limit; `abort(reason)` drops it and closes at the schedule's
+   next tick. A reset or a socket error closes at once. Every way ends in
+   `handle_close`, which lets go of everything held for the channel, closes
+   the socket, and happens once; `hand_over` is the one way out that leaves
+   the socket open, for another channel to take.
 5. Socket options, and errors: a socket error closes the channel quietly,
    anything else is a bug, logged once with its traceback.
 
@@ -46,19 +38,20 @@ import os
 import socket
 import sys
 
+from .framing import ENDED, TOO_LONG
 from .limits import LINE_RATE, TokenBucket
-from .telnet import TOO_LONG, Telnet
+from .telnet import Telnet
 
 log = logging.getLogger('chat')
 
 READ_SIZE = 8 * 1024
 """Bytes read from a client at once: at most this much of a paced client's lines waits here."""
 
-TURN = 32
+LINES_PER_ROUND = 32
 """Lines a channel handles in one round of the loop at most, counted by the line rate or
 not: the rest of its read waits for the next round, so no client delays the others. Above
-the line burst, so that a burst the rate allows takes one round; a smaller turn means more
-rounds, each a send() per reader: 16 cost a fan-out a tenth of its speed."""
+the line burst, so that a burst the rate allows takes one round; fewer means more rounds,
+each a send() per reader (docs/performance.md measures what 16 cost a fan-out)."""
 
 SOCKET_OPTIONS = [
     ('IPPROTO_TCP', 'TCP_NODELAY', 1),         # a reply leaves at once, not 40 ms later
@@ -95,7 +88,8 @@ class Channel(asynchat.async_chat):
     """A client's connection to server: framed input, held lines, queued output, closes.
 
     A subclass gives asynchat's `collect_incoming_data` and `found_terminator`,
-    and `push(line)` for the replies `screen` makes.
+    `push(line)` for the replies `admits_line` makes, and `time_out(seconds)`
+    if it starts a deadline of the schedule's.
     """
 
     ac_in_buffer_size = READ_SIZE
@@ -110,11 +104,12 @@ class Channel(asynchat.async_chat):
     def __init__(self, server, sock):
         asynchat.async_chat.__init__(self, sock, map=server.map)
         self.server = server
+        self.schedule = server.schedule
         limits = server.limits
         self.max_queue = limits.max_queue
         self.framing = self.framing_class(limits.max_line)
         # asynchat's output queue goes unused (push_data and handle_write are this class's
-        # own): letting its deque go saves 760 bytes a channel (624 on CPython 3.8).
+        # own): letting its deque go saves its memory, for every channel.
         self.producer_fifo = None
         self.peer = format_address(self.addr) if self.addr else '(gone)'
         self.address_key = None   # what the server counts this connection under, per address
@@ -123,8 +118,8 @@ class Channel(asynchat.async_chat):
         self._out = []            # data queued for the client since the last send
         self._sending = b''       # the part of a joined queue the kernel has not taken yet
         self._queued = 0          # bytes in both, held under max_queue
-        self._held = b''          # lines read but not handled yet: over the rate, or the turn
-        self._bucket = (TokenBucket(limits.line_rate, limits.line_burst, server.clock())
+        self._waiting = b''       # lines read, not handled yet: over the rate, or the round's
+        self._bucket = (TokenBucket(limits.line_rate, limits.line_burst, self.schedule.clock())
                         if limits.line_rate else None)
         self._eof = False         # the client has ended its sending side
         self._closing = False     # close once the queue is sent
@@ -136,25 +131,25 @@ class Channel(asynchat.async_chat):
                 except OSError:
                     pass               # refused by this system, or the peer is gone already
 
-    # ---- input: bytes -> the framing -> LF-ended lines for asynchat -> screen
+    # ---- input: bytes -> the framing -> LF-ended lines for asynchat -> admits_line
 
     def readable(self):
-        # Held lines keep the rest in the network's buffers: the sender slows.
-        return not (self._eof or self._closing or self._held)
+        # Waiting lines keep the rest in the network's buffers: the sender slows.
+        return not (self._eof or self._closing or self._waiting)
 
     @property
-    def holding(self):
-        """Whether lines wait, for the line rate or the next turn: the loop, which does not
-        read the channel meanwhile, then watches for the end of its input."""
-        return bool(self._held) and not (self._eof or self._closing)
+    def paused(self):
+        """Whether the channel has stopped reading while its lines wait, for the line rate
+        or the next round: the loop then watches only for the end of its input."""
+        return bool(self._waiting) and not (self._eof or self._closing)
 
     def recv(self, buffer_size):
-        """Return the framing's LF-ended lines to asynchat, a turn's worth at most.
+        """Return the framing's LF-ended lines to asynchat, a round's worth at most.
 
-        Lines held back earlier come first (see resume); else the socket is read.
+        Lines that waited come first (see take_turn); else the socket is read.
         """
-        if self._held:
-            data, self._held = self._held, b''
+        if self._waiting:
+            data, self._waiting = self._waiting, b''
         else:
             data = self.socket.recv(buffer_size)
             if data:
@@ -164,9 +159,9 @@ class Channel(asynchat.async_chat):
                 data = self.framing.finish()
             if self.framing.ended:
                 self._eof = True       # a close, or a broken protocol: the input is over
-        data, self._held = split_lines(data, TURN)
-        if self._held:                 # enough for one round: the rest waits for the next
-            self.server.turns.add(self, self.server.clock())
+        data, self._waiting = split_lines(data, LINES_PER_ROUND)
+        if self._waiting:              # enough for one round: the rest waits for the next
+            self.schedule.turns.add(self, self.schedule.clock())
         return data
 
     def handle_read(self):
@@ -181,25 +176,26 @@ class Channel(asynchat.async_chat):
         """The client has ended its sending side: close once what it is owed is sent."""
         self.close_when_done('the client ended its side')
 
-    def resume_with(self, data):
+    def take_unread(self, data):
         """Take bytes the client sent before this channel had its socket (a browser's first
-        frames, behind its upgrade request), as if just read: handled at the next turn."""
-        self._held = self.framing.feed(data)
+        frames, behind its upgrade request), as if just read: handled at the next round."""
+        self._waiting = self.framing.feed(data)
         if self.framing.ended:
             self._eof = True
-        self.server.turns.add(self, self.server.clock())
+        self.schedule.turns.add(self, self.schedule.clock())
 
     def handle_hang_up(self):
-        """The client ended its input while its lines were held (the loop saw it, on Linux).
+        """The client ended its input while its lines waited (the loop saw it, on Linux).
 
-        The held lines, and anything unread, go with the client.
+        The waiting lines, and anything unread, go with the client.
         """
-        self._held = b''
+        self._waiting = b''
         self._eof = True
         self.handle_input_end()
 
-    def resume(self):
-        """Handle the held lines that the rate or the turn now allows (the server's tick)."""
+    def take_turn(self):
+        """Handle the waiting lines that the rate or the round now allows (the schedule's
+        tick)."""
         if self.closed:
             return
         error = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -208,26 +204,26 @@ class Channel(asynchat.async_chat):
             self.handle_close()
             return
         asyncore.read(self)            # handle_read, with asyncore's error handling
-        self.server.dirty.add(self)    # readable() may have changed: the loop asks again
+        self.schedule.to_flush.add(self)   # readable() may have changed: the loop asks again
 
-    def screen(self, data, line):
+    def admits_line(self, data, line):
         """Whether a line goes on to be handled: data as received, line as cleaned text.
 
         If not, the line is ignored (the channel is closing, or the line is
-        empty), answered (too long), or held with the rest of the read until
-        the line rate allows it.
+        empty), answered (too long), or made to wait with the rest of the read
+        until the line rate allows it.
         """
         if self._closing:
             return False               # logged out or cut: the rest of the input is ignored
         if not line and data != TOO_LONG:
             return False               # an empty line: no reply, and no count
         if self._bucket is not None:   # None: the line rate is off
-            now = self.server.clock()
+            now = self.schedule.clock()
             if not self._bucket.take(now):
-                self._held = data + b'\n' + self.ac_in_buffer + self._held
+                self._waiting = data + b'\n' + self.ac_in_buffer + self._waiting
                 self.ac_in_buffer = b''               # asynchat reads no further
-                self.server.turns.discard(self)       # the rate, not the turn, decides now
-                self.server.paced.add(self, now)
+                self.schedule.turns.discard(self)     # the rate, not the round, decides now
+                self.schedule.paced.add(self, now)
                 return False
         if not line:                   # the framing cut this line at its limit
             self.push('Line too long (over %d bytes): it was dropped.' % self.framing.max_line)
@@ -235,13 +231,13 @@ class Channel(asynchat.async_chat):
             return False
         return True
 
-    def hold_back(self, seconds):
+    def slow_down(self, seconds):
         """Handle none of the client's lines for seconds at least (after a wrong password).
 
         The line rate carries it: the channel's bucket is emptied for that long,
         and a bucket is made for it if the rate is off.
         """
-        now = self.server.clock()
+        now = self.schedule.clock()
         if self._bucket is None:
             self._bucket = TokenBucket(LINE_RATE, self.server.limits.line_burst, now)
         self._bucket.hold(now, seconds)
@@ -275,7 +271,7 @@ class Channel(asynchat.async_chat):
             queued = self._wrap(queued)
         self._sending = bytes(self._sending) + queued + data
         self._queued += len(data)
-        self.server.dirty.add(self)
+        self.schedule.to_flush.add(self)
         if self._queued > self.max_queue:
             self._overflow()
 
@@ -325,33 +321,34 @@ class Channel(asynchat.async_chat):
 
     # ---- the end: two ways to close, one exit
 
-    def close_when_done(self, reason=None, code=None):
+    def close_when_done(self, reason=None, why=ENDED):
         """Close once everything queued is sent, within the linger limit.
 
-        code says why to a WebSocket client (1000 if None): see `goodbye`.
+        why, for the framing's goodbye, is ENDED, SHUTTING_DOWN or PUT_OUT
+        (chat/framing.py); reason is for the log.
         """
         if not self._closing:
-            goodbye = self.framing.goodbye(code)
+            goodbye = self.framing.goodbye(why)
             if goodbye:                # a WebSocket's close frame: after all that is queued
                 self.push_raw(goodbye)
             self._closing = True
-            self.server.lingering.add(self, self.server.clock())
+            self.schedule.lingering.add(self, self.schedule.clock())
         self.reason = self.reason or reason
-        self.server.dirty.add(self)
+        self.schedule.to_flush.add(self)
 
     def abort(self, reason):
-        """Drop what is queued and close at the server's next tick, not mid-broadcast."""
+        """Drop what is queued and close at the schedule's next tick, not mid-broadcast."""
         self._drop_queue()
         self.reason = reason
         self._closing = True
-        self.server.close_soon(self)
+        self.schedule.close_soon(self)
 
     def _drop_queue(self):
         self._out = []
         self._sending = b''
         self._queued = 0
 
-    def give_up(self, seconds):
+    def stop_lingering(self, seconds):
         """An orderly close still sending after seconds: drop the rest, and close."""
         if not self.closed:
             self.abort('%s; output still unsent after %g s' % (self.reason, seconds))
@@ -362,11 +359,27 @@ class Channel(asynchat.async_chat):
             return
         self.closed = True
         self._drop_queue()
-        self._held = b''
+        self._waiting = b''
+        self.schedule.forget(self)
         self.server.forget(self)
         if self._closing:
             finish_connection(self.socket)
         self.close()
+
+    def hand_over(self):
+        """Leave the loop without closing the socket, for a new channel to take it.
+
+        Returns (the socket, the bytes read from it that no one has handled).
+        The channel is closed as far as anyone holding it can tell.
+        """
+        sock, unread = self.socket, self.ac_in_buffer
+        self.ac_in_buffer = b''
+        self.del_channel()             # out of the map, the socket left open
+        self.closed = True
+        self._closing = True           # asynchat hands this channel nothing more
+        self.schedule.forget(self)
+        self.server.forget(self)
+        return sock, unread
 
     def handle_error(self):
         """A socket error closes the channel quietly; anything else is a bug, logged once."""
@@ -401,7 +414,7 @@ def push_to_all(channels, data, sender=None):
         if channel is sender or channel._closing:   # nothing is sent after close_when_done
             continue
         if not channel._out:
-            channel.server.dirty.add(channel)       # the loop sends it at the end of the round
+            channel.schedule.to_flush.add(channel)  # the loop sends it at the end of the round
         channel._out.append(data)
         channel._queued += size
         if channel._queued > channel.max_queue:

@@ -2,14 +2,15 @@
 
 Nothing here knows of sockets, and nothing here reads a clock: each mechanism
 is told `now` (seconds, as `time.monotonic()` gives them), so a test can play
-minutes of them in a moment. The server holds one of each and the clock that
-feeds them (chat/server.py); docs/protocol.md says what a client sees.
+minutes of them in a moment. Only `Refusals` has an effect beyond its own
+state: it writes the log. The schedule (chat/schedule.py) holds the clock
+that feeds them; docs/protocol.md says what a client sees.
 
 1. `Limits`: every limit, one value, made once and passed around.
 2. `TokenBucket`: the line rate, a burst at once and then so many a second.
 3. `Deadlines`: what falls due a fixed delay after it was added.
 4. `Refusals`: the log of refused connections, a line a second at most.
-5. `Attempts`: password tries from one address, a burst and then two a second.
+5. `PasswordTries`: password tries from one address, a burst and then two a second.
 """
 
 import collections
@@ -17,7 +18,7 @@ import ipaddress
 import logging
 from typing import NamedTuple
 
-from .telnet import MAX_LINE
+from .framing import MAX_LINE
 
 log = logging.getLogger('chat')
 
@@ -174,6 +175,10 @@ class Refusals:
         self._logged = now
         log.info('%s refused: %s', who, reason)
 
+    def __bool__(self):
+        """Whether a count waits to be logged."""
+        return bool(self.unlogged)
+
     def flush(self):
         """Log the count of the refusals not logged yet, if any."""
         if self.unlogged:
@@ -191,10 +196,10 @@ class Refusals:
             self.flush()
 
 
-class Attempts(dict):
+class PasswordTries(dict):
     """Password tries, counted by address: `burst` at once, then `rate` a second.
 
-    One connection may fail three times (chat/server.py); this bounds what an
+    One connection may fail three times (chat/teacher.py); this bounds what an
     address gets from all its connections together, however many it opens. It
     maps each address key to its TokenBucket, and forgets an address once its
     burst would be whole again.

@@ -17,15 +17,16 @@ module offers that loop and a faster one over the same map and dispatchers:
   costs as much as there are active connections. Events are dispatched by
   asyncore's `readwrite`, so handlers see what asyncore would give them.
 
-Every loop, between rounds, lets the server act on its deadlines (`tick`) and,
-at the end of each round, sends what sessions queued during it, one send()
-per session (`flush`): a burst of lines costs one system call per reader.
+Every loop, between rounds, lets the server's schedule act on its deadlines
+(`Schedule.tick`, chat/schedule.py) and, at the end of each round, sends what
+sessions queued during it, one send() per session (`flush`): a burst of lines
+costs one system call per reader.
 
 Where the platforms differ, in one line each:
 - Windows: no poll(), so "select" is the default; select() there is not
   interrupted by Ctrl-C, so the select loop waits at most SIGNAL_CHECK.
 - macOS: poll() reports a client's half-close as POLLHUP with POLLIN, so
-  ReadyLoop.poll has asyncore read before it believes the hang-up.
+  PollLoop.poll has asyncore read before it believes the hang-up.
 """
 
 import asyncore
@@ -54,7 +55,8 @@ LOOPS = [name for name in ('epoll', 'poll') if hasattr(select, name)] + ['select
 
 HANG_UP = getattr(select, 'POLLRDHUP', 0)
 """Linux: the peer has ended its input. Reported even for a socket the loop does not read,
-so a channel holding its lines learns that its client has gone (Channel.handle_hang_up)."""
+so a paused channel, its lines waiting, learns that its client has gone
+(Channel.handle_hang_up)."""
 
 
 class SocketMap(dict):
@@ -103,13 +105,14 @@ class Waker(asyncore.dispatcher):
         self._writer.close()
 
 
-class Loop:
+class SelectLoop:
     """asyncore.loop(), the design's loop over select(), with deadlines, flushing, a clean stop."""
 
     name = 'select'
 
     def __init__(self, server):
         self.server = server
+        self.schedule = server.schedule
         self.map = server.map
         self._stopping = False
         self._waker = Waker(self.map)
@@ -124,15 +127,15 @@ class Loop:
             while not self._stopping:
                 self.run_once(LONGEST_WAIT)
             self.server.shutdown()
-            deadline = self.server.clock() + GRACE
+            deadline = self.schedule.clock() + GRACE
             while True:
-                timeout = self._prepare(deadline - self.server.clock())
+                timeout = self._prepare(deadline - self.schedule.clock())
                 if not self.server.sessions or timeout <= 0:
                     break
                 self.poll(timeout)
             for session in list(self.server.sessions):
-                session.give_up(GRACE)
-            self.server.tick(self.server.clock())
+                session.stop_lingering(GRACE)
+            self.schedule.tick(self.schedule.clock())
         finally:
             asyncore.close_all(self.map)
 
@@ -147,9 +150,9 @@ class Loop:
         self.poll(self._prepare(longest))
 
     def _prepare(self, longest):
-        """Act on the server's deadlines and send what is queued; return how long to wait."""
-        now = self.server.clock()
-        due = self.server.tick(now)
+        """Act on the schedule's deadlines and send what is queued; return how long to wait."""
+        now = self.schedule.clock()
+        due = self.schedule.tick(now)
         self.flush()
         return max(0, longest if due is None else min(longest, due - now))
 
@@ -179,9 +182,9 @@ class Loop:
 
     def flush(self):
         """Send what each session queued this round; return those sessions."""
-        dirty, flushed = self.server.dirty, []
-        while dirty:                   # a session closed here may queue notices for others
-            session = dirty.pop()
+        to_flush, flushed = self.schedule.to_flush, []
+        while to_flush:                # a session closed here may queue notices for others
+            session = to_flush.pop()
             if not session.closed:
                 # asyncore.write(session), without the two calls it makes on the way.
                 _call(session.handle_write, session)
@@ -204,7 +207,7 @@ def _urgent(dispatcher):
     _call(dispatcher.handle_expt_event, dispatcher)
 
 
-class ReadyLoop(Loop):
+class PollLoop(SelectLoop):
     """A loop over epoll or poll that asks only the dispatchers something happened to."""
 
     def __init__(self, server, name):
@@ -253,7 +256,7 @@ class ReadyLoop(Loop):
                 # A session's input, the common event: asyncore.readwrite(dispatcher,
                 # flags), without the two calls it makes on the way to handle_read.
                 _call(dispatcher.handle_read, dispatcher)
-            elif flags & HANG_UP and getattr(dispatcher, 'holding', False):
+            elif flags & HANG_UP and getattr(dispatcher, 'paused', False):
                 _call(dispatcher.handle_hang_up, dispatcher)
             else:
                 if flags & select.POLLIN:
@@ -280,7 +283,7 @@ class ReadyLoop(Loop):
             flags = 0
             if dispatcher.readable():
                 flags = select.POLLIN | select.POLLPRI
-            elif getattr(dispatcher, 'holding', False):
+            elif getattr(dispatcher, 'paused', False):
                 flags = HANG_UP        # not reading, but told if the client goes
             if dispatcher.writable() and not dispatcher.accepting:
                 flags |= select.POLLOUT
@@ -306,5 +309,5 @@ def capacity(name):
 def make_loop(server, name=LOOPS[0]):
     """Return the loop called name (one of LOOPS) over server's map."""
     if name == 'select':
-        return Loop(server)
-    return ReadyLoop(server, name)
+        return SelectLoop(server)
+    return PollLoop(server, name)

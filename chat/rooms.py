@@ -9,21 +9,19 @@ The commands that work everywhere (/logout, /msg, /nick, /who) are methods of
 Room, so the hall and every chat room inherit them; the ones for chatting
 (/broadcast, /me, /online, /history, /back) are methods of ChatRoom.
 
-The teacher's controls are do_* methods too, marked @operator_only: /op, by
-which an operator is made, and /kick, /mute, /unmute, /ban, /bans, /unban and
-/announce on Room, /quiet on ChatRoom.
+The teacher's controls are do_* methods too: every room takes them from
+OperatorCommands (chat/teacher.py), and ChatRoom has /quiet, since only a
+chat room has a quiet mode.
 """
 
 import collections
-import ipaddress
 import logging
 import unicodedata
 
 from .channel import encode, push_to_all
 from .commands import CommandHandler, EndSession, operator_only
-from .limits import address_key
 from .session import nickname_key
-from .websocket import POLICY
+from .teacher import OperatorCommands
 
 log = logging.getLogger('chat')
 
@@ -42,9 +40,6 @@ mixes them, as teachеr does, could pass for another's."""
 LOG_IN_FIRST = 'Please log in first: /login <nickname>'
 MUTED = 'You are muted: nobody hears you until an operator lifts it.'
 
-MAX_BAN_MINUTES = 7 * 24 * 60
-"""The longest ban in minutes, a week: longer ones last until the server stops anyway."""
-
 HISTORY = 20
 """Chat lines each room keeps for /history."""
 
@@ -52,7 +47,7 @@ WHO_LIMIT = 500
 """Users /who lists at most, so its reply stays well under a client's output cap."""
 
 
-class Room(CommandHandler):
+class Room(OperatorCommands, CommandHandler):
     """The sessions of one room: add, remove, broadcast, logout."""
 
     def __init__(self, server, name):
@@ -88,7 +83,7 @@ class Room(CommandHandler):
         if receiver is None:
             session.push('%s is not online.' % name)
             return
-        if self.silenced(session):
+        if self.tell_if_muted(session):
             return
         receiver.push('[private] %s: %s' % (session.client_name, text))
         session.push('To %s, privately: %s' % (receiver.client_name, text))
@@ -107,9 +102,7 @@ class Room(CommandHandler):
             return
         del self.server.users[nickname_key(old)]
         self.server.users[nickname_key(name)] = session
-        if nickname_key(old) in self.server.muted:         # the mute goes with the user
-            self.server.muted.discard(nickname_key(old))
-            self.server.muted.add(nickname_key(name))
+        self.server.classroom.rename(old, name)
         session.client_name = name
         session.push('You are now %s.' % name)
         self.broadcast('%s is now known as %s.' % (old, name), sender=session)
@@ -137,143 +130,12 @@ class Room(CommandHandler):
         if len(users) > WHO_LIMIT:
             session.push('... and %d more.' % (len(users) - WHO_LIMIT))
 
-    def silenced(self, session):
+    def tell_if_muted(self, session):
         """Whether session is muted; if so, it is told that nobody hears it."""
-        if nickname_key(session.client_name) in self.server.muted:
+        if self.server.classroom.is_muted(session.client_name):
             session.push(MUTED)
             return True
         return False
-
-    # ---- the teacher's controls
-
-    def do_op(self, session, line):
-        """op <password>: become an operator, with the operators' password."""
-        if self.server.op_password is None:
-            session.push('This server has no operator password: there are no operators.')
-        elif session.operator:
-            session.push('You are an operator already.')
-        elif not line:
-            self.usage(session, 'op')
-        elif self.server.check_password(session, line, self.server.op_password):
-            session.operator = True
-            session.push('You are an operator now: /help lists your commands.')
-            log.info('%s is an operator', session.client_name)
-
-    def moderated(self, session, name, verb):
-        """The user an operator names for verb, or None once the operator is told why not."""
-        target = self.server.users.get(nickname_key(name)) if name else None
-        if not name:
-            self.usage(session, verb)
-        elif target is None:
-            session.push('%s is not online.' % name)
-        elif target.operator:
-            session.push('You cannot %s an operator%s.'
-                         % (verb, ', yourself included' if target is session else ''))
-        else:
-            return target
-        return None
-
-    @operator_only
-    def do_kick(self, session, line):
-        """kick <nickname> [reason]: disconnect a user, telling them why."""
-        name, _, reason = line.partition(' ')
-        target = self.moderated(session, name, 'kick')
-        if target is None:
-            return
-        reason = reason.strip()
-        target.end('You were kicked by %s%s' % (session.client_name,
-                                                ': ' + reason if reason else '.'),
-                   'kicked by %s' % session.client_name, POLICY)
-        session.push('%s was kicked.' % target.client_name)
-        log.info('%s kicked %s%s', session.client_name, target.client_name,
-                 ': ' + reason if reason else '')
-
-    @operator_only
-    def do_mute(self, session, line):
-        """mute <nickname>: let nobody hear a user, whatever nickname they take next."""
-        target = self.moderated(session, line, 'mute')
-        if target is None:
-            return
-        self.server.muted.add(nickname_key(target.client_name))
-        target.push('You have been muted by %s.' % session.client_name)
-        session.push('%s is muted.' % target.client_name)
-        log.info('%s muted %s', session.client_name, target.client_name)
-
-    @operator_only
-    def do_unmute(self, session, line):
-        """unmute <nickname>: let a muted user be heard again."""
-        if not line:
-            self.usage(session, 'unmute')
-            return
-        if nickname_key(line) not in self.server.muted:
-            session.push('%s is not muted.' % line)
-            return
-        self.server.muted.discard(nickname_key(line))
-        target = self.server.users.get(nickname_key(line))
-        if target is not None:
-            target.push('You have been unmuted by %s.' % session.client_name)
-        session.push('%s is unmuted.' % line)
-        log.info('%s unmuted %s', session.client_name, line)
-
-    @operator_only
-    def do_ban(self, session, line):
-        """ban <nickname> [minutes]: disconnect everyone at a user's address, and keep it out."""
-        name, _, minutes = line.partition(' ')
-        minutes = minutes.strip()
-        if minutes and not (minutes.isdigit() and 1 <= int(minutes) <= MAX_BAN_MINUTES):
-            session.push('Minutes are a whole number from 1 to %d (a week); none: until the '
-                         'server stops.' % MAX_BAN_MINUTES)
-            return
-        target = self.moderated(session, name, 'ban')
-        if target is None:
-            return
-        key = target.address_key
-        if any(user.operator and user.address_key == key for user in self.server.users.values()):
-            session.push('An operator is connected from %s: it cannot be banned.' % key)
-            return
-        self.server.ban(key, int(minutes) if minutes else None, session.client_name)
-        session.push('%s is banned (%s)%s.' % (
-            key, target.client_name, ' for %s minutes' % minutes if minutes else ''))
-        log.info('%s banned %s (%s)%s', session.client_name, key, target.client_name,
-                 ' for %s minutes' % minutes if minutes else '')
-
-    @operator_only
-    def do_bans(self, session, line):
-        """bans: list the banned addresses, and how long each ban lasts."""
-        bans = [key for key in sorted(self.server.bans) if self.server.banned(key)]
-        if not bans:
-            session.push('Nobody is banned.')
-            return
-        session.push('Banned (%d):' % len(bans))
-        now = self.server.clock()
-        for key in bans:
-            end = self.server.bans[key]
-            session.push('%s %s' % (key, 'until the server stops' if end is None else
-                                    'for %d more minutes' % -(-(end - now) // 60)))
-
-    @operator_only
-    def do_unban(self, session, line):
-        """unban <address>: lift the ban on an address, as /bans lists it."""
-        if not line:
-            self.usage(session, 'unban')
-            return
-        key = ban_key(line)
-        if not self.server.banned(key):
-            session.push('%s is not banned.' % line)
-            return
-        del self.server.bans[key]
-        session.push('%s may come back.' % key)
-        log.info('%s unbanned %s', session.client_name, key)
-
-    @operator_only
-    def do_announce(self, session, line):
-        """announce <text>: say text to everyone logged in, wherever they are."""
-        if not line:
-            self.usage(session, 'announce')
-            return
-        push_to_all(list(self.server.users.values()),
-                    encode('[announcement] %s: %s' % (session.client_name, line)))
-        log.info('%s announced: %s', session.client_name, line)
 
 
 class Hall(Room):
@@ -286,7 +148,7 @@ class Hall(Room):
         super().add(session)
         if session.client_name:
             session.push('You are in the hall. Rooms: /python, /write, /pm.')
-        elif self.server.password is not None:
+        elif self.server.classroom.password is not None:
             session.push('Welcome to the chat server!')
             session.push('This class has a password. Log in with: '
                          '/login <nickname> <password>')
@@ -323,12 +185,13 @@ class Hall(Room):
         if not line:
             self.usage(session, 'login')
             return
-        if self.server.password is not None:
+        classroom = self.server.classroom
+        if classroom.password is not None:
             line, _, password = line.partition(' ')
             if not password.strip():
                 session.push('This class has a password: /login <nickname> <password>')
                 return
-            if not self.server.check_password(session, password.strip(), self.server.password):
+            if not classroom.check_password(session, password.strip(), classroom.password):
                 return
         name = unicodedata.normalize('NFC', line)
         if not self.check_nickname(session, name):
@@ -436,7 +299,7 @@ class ChatRoom(Room):
         A muted sender is told nobody hears it. In quiet mode, a line that is not
         an operator's goes to the room's operators only, and is not kept.
         """
-        if self.server.muted and self.silenced(sender):
+        if self.server.classroom.muted and self.tell_if_muted(sender):
             return
         if self.quiet and not sender.operator:
             operators = [session for session in self.sessions if session.operator]
@@ -462,11 +325,3 @@ def scripts(name):
     return {word for char in name if char.isalpha()
             for word in unicodedata.name(char, '').split() if word in LOOKALIKE_SCRIPTS}
 
-
-def ban_key(address):
-    """The key /unban looks up for an address as typed: an IPv6 address means its /64."""
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return address                 # a key as /bans lists it (an IPv6 /64), or nothing
-    return address_key(address)

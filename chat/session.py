@@ -1,9 +1,11 @@
 """`ChatSession`: one connected client, the design's async_chat subclass.
 
-The design's four methods are here as the design has them: `__init__`,
-`enter`, `collect_incoming_data` and `found_terminator`, which hands each
-line to the session's room: `self.room.handle(self, line)`. Bytes become text
-in `found_terminator`, only.
+The design's four methods are here: `__init__`, `enter`,
+`collect_incoming_data` and `found_terminator`, which hands each line to the
+session's room: `self.room.handle(self, line)`, as the design's does. Bytes
+become text in `found_terminator`, only, and it adds two steps the design
+did not have: the line is cleaned (chat/framing.py), and the channel decides
+whether it is handled now (`admits_line`).
 
 ChatSession sits on `Channel` (chat/channel.py), which sits on asynchat's
 async_chat: the framing below the terminator, held lines, the output queue
@@ -20,7 +22,7 @@ import unicodedata
 
 from .channel import Channel, encode
 from .commands import EndSession
-from .telnet import clean
+from .framing import PUT_OUT, clean
 
 log = logging.getLogger('chat')
 
@@ -44,6 +46,8 @@ class ChatSession(Channel):
         self.operator = False          # given by /op, with the operators' password
         self.wrong_passwords = 0
         log.info('%s connected', self.peer)
+        if self.schedule.logins.delay:   # 0: no login timeout
+            self.schedule.logins.add(self, self.schedule.clock())
         self.enter(server.hall)
 
     def enter(self, room):
@@ -62,7 +66,7 @@ class ChatSession(Channel):
         data = b''.join(self.data)
         self.data = []
         line = clean(data.decode('utf-8', 'replace'))
-        if not self.screen(data, line):
+        if not self.admits_line(data, line):
             return                     # closing, empty, too long or over the rate
         try:
             self.room.handle(self, line)
@@ -84,11 +88,11 @@ class ChatSession(Channel):
         if self.client_name and self.server.users.get(key) is self:
             del self.server.users[key]
 
-    def end(self, line, reason, code=None):
+    def send_away(self, line, reason, why=PUT_OUT):
         """Say line and log out at once; close once it is sent (a kick, a ban)."""
         self.push(line)
         self.logout()
-        self.close_when_done(reason, code)
+        self.close_when_done(reason, why)
 
     def handle_input_end(self):
         """The client ended its sending side: log out at once; the replies still go out."""
@@ -96,7 +100,9 @@ class ChatSession(Channel):
         Channel.handle_input_end(self)
 
     def time_out(self, seconds):
-        """Say the login took too long, and close once that is sent."""
+        """The time to log in is up: unless logged in, say so, and close once that is sent."""
+        if self.client_name or self.closed:
+            return
         self.push('No login within %g second%s: timeout. Goodbye!'
                   % (seconds, '' if seconds == 1 else 's'))
         self.close_when_done('login timeout')

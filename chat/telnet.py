@@ -1,14 +1,11 @@
-"""Input cleaning: what a client sends, made into plain lines.
+"""The telnet framing: what a telnet client or nc sends, made into plain lines.
 
-This module knows nothing of sockets. The session passes every byte it
-receives through a `Telnet` reader, hands asynchat the reader's output, and
-runs `clean` on each line once it is text:
-
-1. `Telnet.feed` removes telnet command sequences (RFC 854), answers option
-   requests with a refusal, turns every line end (CR LF, LF, CR NUL, bare CR)
-   into one LF, and cuts a line that grows past the limit.
-2. `clean` applies BS/DEL editing, removes control and bidirectional
-   formatting characters, and strips white space at both ends.
+`Telnet` is the framing (chat/framing.py) of the telnet port. It knows
+nothing of sockets: the channel feeds it every byte a client sends and hands
+asynchat the lines it returns. `feed` removes telnet command sequences
+(RFC 854), answers option requests with a refusal, turns every line end
+(CR LF, LF, CR NUL, bare CR) into one LF, and cuts a line that grows past the
+limit. What the server sends passes as it is: lines of UTF-8 ending in CR LF.
 
 The design reads lines ending in CR LF and passes on whatever they contain;
 see docs/walkthrough.md for why this project does more.
@@ -16,15 +13,7 @@ see docs/walkthrough.md for why this project does more.
 
 import re
 
-MAX_LINE = 4096
-"""Bytes a line may have before its line end, telnet sequences included."""
-
-TOO_LONG = b'\r'
-"""What `Telnet.feed` emits, then LF, for a line cut at the limit.
-
-No other CR ever reaches its output (every CR is a line end), so a line that
-is exactly this cannot be anything a client typed.
-"""
+from .framing import MAX_LINE, TOO_LONG, Framing
 
 # RFC 854 command bytes, each after IAC.
 SE = 240      # end of subnegotiation
@@ -58,7 +47,7 @@ _REFUSAL = {DO: WONT, WILL: DONT}
 """The answer to each request: this server enables no option."""
 
 
-class Telnet:
+class Telnet(Framing):
     """Turn received bytes into LF-ended lines, as a telnet server's NVT reads them.
 
     `feed(data)` returns the complete lines that `data` finished, each ending
@@ -68,16 +57,9 @@ class Telnet:
     more than `max_line` bytes, and a subnegotiation is discarded as it comes.
     """
 
-    ended = False
-    """A telnet client's input ends only when its connection does."""
-
-    wrap = None
-    """What the server sends goes as it is: lines of UTF-8 ending in CR LF."""
-
     def __init__(self, max_line=MAX_LINE):
-        self.max_line = max_line
+        Framing.__init__(self, max_line)
         self._too_long = re.compile(b'[^\n]{%d}' % (max_line + 1))   # a line over the limit
-        self.answers = bytearray()
         self._state = _DATA
         self._verb = None            # WILL/WONT/DO/DONT awaiting its option byte
         self._line = bytearray()     # the unfinished line's data bytes
@@ -158,10 +140,6 @@ class Telnet:
         self._state = _DATA
         return b''.join(out)
 
-    def goodbye(self, code):
-        """Nothing more to send at the end of a session: the last line says goodbye."""
-        return b''
-
     def _command(self, byte):
         """Act on the byte after IAC."""
         self._state = _DATA
@@ -207,32 +185,3 @@ class Telnet:
         self._line.clear()
         self._received = 0
         self._cut = False
-
-
-# C0 controls but TAB, DEL, C1 controls, and the bidirectional embedding,
-# override and isolate characters: none may reach another user's terminal.
-_CONTROLS = dict.fromkeys(
-    [*range(0x00, 0x09), *range(0x0a, 0x20), *range(0x7f, 0xa0),
-     *range(0x202a, 0x202f), *range(0x2066, 0x206a)])
-_CONTROLS[ord('\t')] = ' '
-
-_ERASE = re.compile('[\b\x7f]')
-
-
-def clean(line):
-    """Return a line of text as a person meant it: edited, safe to show, stripped.
-
-    BS and DEL erase the character before them, as a terminal's line editor
-    would; then control and bidirectional formatting characters are removed
-    (a TAB becomes a space) and white space at both ends is stripped.
-    """
-    if _ERASE.search(line):
-        kept = []
-        for char in line:
-            if char in '\b\x7f':
-                if kept:
-                    kept.pop()
-            else:
-                kept.append(char)
-        line = ''.join(kept)
-    return line.translate(_CONTROLS).strip()

@@ -1,15 +1,17 @@
 """The web side: the chat page, and chat sessions for browsers, on a second port.
 
 Students with nothing but a browser open http://HOST:5001/ and chat like
-everyone else. Three classes, one per step of a browser's visit:
+everyone else. Three classes, one per step of a browser's visit, and the
+framing of the first step:
 
-1. `WebServer(asyncore.dispatcher)` listens on the web port, in the chat
-   server's socket map, and hands each connection to the chat server's own
-   limits (`Server.admit`) as a `Request`.
+1. `WebServer(Listener)` listens on the web port, in the chat server's
+   socket map, and hands each connection to the chat server's own limits
+   (`Server.admit`) as a `Request`.
 2. `Request(Channel)` reads one HTTP request head, asynchat's textbook case:
-   the terminator is b'\\r\\n\\r\\n'. It answers with a file of the page or an
+   the terminator is b'\\r\\n\\r\\n', and its framing, `RequestHead`, passes
+   the bytes through for it. It answers with a file of the page or an
    error, then closes; or, for a WebSocket upgrade (RFC 6455, 4.2), it
-   answers 101 and hands its socket to a `WebSession`.
+   answers 101 and hands its socket over to a `WebSession`.
 3. `WebSession(ChatSession)`: the design's ChatSession, on the WebSocket
    framing (chat/websocket.py) instead of telnet's. Every command, room and
    limit works for it unchanged.
@@ -18,15 +20,16 @@ The page is the three files in chat/web/, served as they are, with headers
 that let it run only its own script (Content-Security-Policy).
 """
 
-import asyncore
 import base64
 import binascii
 import logging
 import os
 import re
 
-from .channel import Channel, format_address
-from .server import Server, listen
+from .channel import Channel
+from .framing import Framing
+from .listener import Listener
+from .server import FULL
 from .session import ChatSession
 from .websocket import WebSocket, accept_key
 
@@ -117,24 +120,12 @@ def tokens(value):
     return {token.strip().lower() for token in value.split(',')}
 
 
-class Plain:
-    """The framing of a request: bytes pass as they are, for asynchat's own terminator."""
-
-    answers = b''
-    ended = False
-    wrap = None
+class RequestHead(Framing):
+    """The framing of a request head: bytes pass as they are, for asynchat's own
+    terminator, which finds the head's end; Request bounds it at MAX_HEAD."""
 
     def __init__(self, max_line):
-        self.max_line = MAX_HEAD
-
-    def feed(self, data):
-        return data
-
-    def finish(self):
-        return b''
-
-    def goodbye(self, code):
-        return b''
+        Framing.__init__(self, MAX_HEAD)
 
 
 class WebSession(ChatSession):
@@ -150,7 +141,7 @@ class WebSession(ChatSession):
 class Request(Channel):
     """A browser's connection to the web port, until it is answered or upgraded."""
 
-    framing_class = Plain
+    framing_class = RequestHead
     session_class = WebSession
 
     @staticmethod
@@ -161,6 +152,7 @@ class Request(Channel):
     def __init__(self, server, sock):
         Channel.__init__(self, server, sock)
         log.debug('%s connected to the web port', self.peer)
+        self.schedule.requests.add(self, self.schedule.clock())
         self.set_terminator(b'\r\n\r\n')
         self.head = []
         self.size = 0
@@ -202,7 +194,7 @@ class Request(Channel):
         if not self._closing:
             self.answer(error(503, line))
 
-    def end(self, line, reason, code=None):
+    def send_away(self, line, reason, why=None):
         """The server ends this connection (a ban): tell the browser, and close."""
         self.push(line)
 
@@ -233,28 +225,25 @@ class Request(Channel):
                 ('Sec-WebSocket-Accept', accept_key(key)))), headers.get('origin'))
 
     def become_session(self, accepted, origin):
-        """Hand the socket to a new WebSession, counted in this request's place."""
-        sock, key = self.socket, self.address_key
+        """Hand the socket over to a new WebSession, counted in this request's place."""
         try:
-            sent = sock.send(accepted)     # a new connection's buffer is empty: it all goes
+            sent = self.socket.send(accepted)   # a new connection's buffer is empty: it all goes
         except OSError:
             sent = 0
-        self.del_channel()                 # out of the map, the socket left open
-        self.closed = True
-        self.server.forget(self)
+        sock, unread = self.hand_over()         # unread: frames sent without waiting
         if sent < len(accepted):
             sock.close()
             log.info('%s closed: the upgrade could not be sent', self.peer)
             return
-        rest, self.ac_in_buffer = self.ac_in_buffer, b''   # frames sent without waiting
-        self._closing = True               # asynchat hands this request nothing more
         session = self.session_class(self.server, sock, origin)
-        self.server.enroll(session, key, self.server.logins)
-        if rest:
-            session.resume_with(rest)
+        self.server.enroll(session, self.address_key)
+        if unread:
+            session.take_unread(unread)
 
     def time_out(self, seconds):
         """The request head took too long: say so, and close."""
+        if self.closed:
+            return
         self.answer(error(408, 'no request within %g seconds' % seconds))
 
     def handle_close(self):
@@ -271,14 +260,13 @@ def valid_key(key):
         return False
 
 
-class WebServer(asyncore.dispatcher):
+class WebServer(Listener):
     """The web port: accepts browsers' connections for the chat server."""
 
-    request_class = Request
+    channel_class = Request
 
     def __init__(self, server, port, host, origins=()):
-        asyncore.dispatcher.__init__(self, map=server.map)
-        listen(self, host, port)
+        Listener.__init__(self, host, port, server.map)
         self.server = server
         self.origins = set(origins)    # pages elsewhere allowed to chat here (--web-origin)
         self.page = {}
@@ -288,11 +276,6 @@ class WebServer(asyncore.dispatcher):
         server.web = self
         server.listeners.append(self)
 
-    @property
-    def address(self):
-        """The address listened on, as 'HOST:PORT' with the real port."""
-        return format_address(self.socket.getsockname())
-
     def allows(self, origin, host):
         """Whether a page from origin may chat here: no Origin (not a browser), the page's
         own (http:// and the Host it asked for), or one given with --web-origin."""
@@ -301,14 +284,9 @@ class WebServer(asyncore.dispatcher):
         return origin != 'null' and (origin.lower() == 'http://' + host.lower()
                                      or origin in self.origins)
 
-    # The chat server's accept loop and its error handling, as they are: a batch at a time,
-    # a refusal when out of descriptors, the port kept listening whatever goes wrong. Each
-    # connection goes to the chat server's limits as a Request.
-    handle_accept = Server.handle_accept
-    handle_error = Server.handle_error
-
     def handle_accepted(self, sock, addr):
-        self.server.admit(sock, addr, self.request_class, self.server.requests)
+        """Each connection goes to the chat server's limits, as a Request."""
+        self.server.admit(sock, addr, self.channel_class)
 
-    def refuse_without_descriptors(self):
-        self.server.refuse_without_descriptors(self, self.request_class)
+    def handle_out_of_descriptors(self, sock, addr):
+        self.server.refuse(sock, addr, self.channel_class, FULL, 'out of file descriptors')

@@ -1,8 +1,8 @@
 """The WebSocket framing (RFC 6455): a browser's frames in, lines out, and back.
 
-This module knows nothing of sockets, as chat/telnet.py knows nothing of
-them, and it takes telnet's place beneath asynchat for a browser's session
-(chat/web.py makes the session; chat/channel.py says what a framing is):
+`WebSocket` is a framing (chat/framing.py says what one is), as `Telnet`
+is, and it takes telnet's place beneath asynchat for a browser's session
+(chat/web.py makes the session). It knows nothing of sockets:
 
 1. `WebSocket.feed` reads the client's frames, unmasks them, answers pings,
    and turns each text message into lines ending in LF: CR LF, LF and CR
@@ -27,18 +27,16 @@ import hashlib
 import re
 import struct
 
-from .telnet import MAX_LINE, TOO_LONG
+from .framing import ENDED, MAX_LINE, TOO_LONG, Framing
 
 GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 """The RFC's constant, hashed with the client's key to prove the server read the upgrade."""
 
-# Close codes (RFC 6455, 7.4.1).
-NORMAL = 1000
-GOING_AWAY = 1001
+# Close codes (RFC 6455, 7.4.1): 1000, 1001 and 1008 are why the server ends a session
+# (chat/framing.py: ENDED, SHUTTING_DOWN, PUT_OUT); these are why a client's input broke.
 PROTOCOL_ERROR = 1002
 UNSUPPORTED_DATA = 1003
 INVALID_DATA = 1007
-POLICY = 1008
 
 # Opcodes (5.2).
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -90,7 +88,7 @@ def unmask(data, mask, offset):
             ^ int.from_bytes(key[:size], 'big')).to_bytes(size, 'big')
 
 
-class WebSocket:
+class WebSocket(Framing):
     """Read a client's frames into LF-ended lines, as `Telnet` reads a telnet client's bytes.
 
     `feed(data)` returns the lines that data completed. Frames owed to the
@@ -101,8 +99,7 @@ class WebSocket:
     """
 
     def __init__(self, max_line=MAX_LINE):
-        self.max_line = max_line
-        self.answers = bytearray()
+        Framing.__init__(self, max_line)
         self.ended = False
         self.code = None
         self._header = bytearray()   # the frame header read so far
@@ -255,7 +252,7 @@ class WebSocket:
     def _closed_by_client(self, payload):
         """Answer a close: with the client's own code, or with the one its frame deserves."""
         if not payload:
-            self._end(NORMAL)
+            self._end(ENDED)
         elif len(payload) == 1 or not valid_close_code(struct.unpack('!H', payload[:2])[0]):
             self._fail(PROTOCOL_ERROR)
         else:
@@ -282,11 +279,11 @@ class WebSocket:
         """Return the frame that carries data, lines the server sends, to the client."""
         return frame(data)
 
-    def goodbye(self, code=None):
-        """Return the close frame that ends a session the server ends (code: 1000 if None),
-        unless one was sent already."""
+    def goodbye(self, why=ENDED):
+        """Return the close frame that ends a session the server ends, carrying why as its
+        code, unless one was sent already."""
         if self.ended:
             return b''
         self.ended = True
-        self.code = NORMAL if code is None else code
-        return close_frame(self.code)
+        self.code = why
+        return close_frame(why)

@@ -99,7 +99,7 @@ class StrictRequest(Strict, Request):
 
 
 class StrictWebServer(WebServer):
-    request_class = StrictRequest
+    channel_class = StrictRequest
 
     def handle_error(self):
         raise

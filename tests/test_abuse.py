@@ -650,7 +650,8 @@ def test_every_kind_of_close_leaves_nothing_behind(loop_name):
             assert time.monotonic() < deadline, 'sessions left: %r' % server.sessions
             time.sleep(0.05)
         time.sleep(0.2)
-        assert (server.users, server._addresses, len(server.logins), len(server.paced),
-                len(server.turns), len(server.lingering)) == ({}, {}, 0, 0, 0, 0)
+        schedule = server.schedule
+        assert (server.users, server._addresses, len(schedule.logins), len(schedule.paced),
+                len(schedule.turns), len(schedule.lingering)) == ({}, {}, 0, 0, 0, 0)
     finally:
         running.stop()

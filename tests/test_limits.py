@@ -237,7 +237,7 @@ def test_the_login_deadline_falls_on_the_servers_clock(stepped):
         turn(loop, idler, '/login')
         clock.now += 299.9
         loop.run_once(0)
-        assert server.sessions and not server.logins.pop_due(clock.now)
+        assert server.sessions and not server.schedule.logins.pop_due(clock.now)
         clock.now += 0.1
         assert 'timeout' in turn(loop, idler, 'timeout')
     finally:

@@ -6,7 +6,8 @@ import socket
 from conftest import Client, ServerThread, reset
 
 from chat.rooms import ChatRoom, Hall
-from chat.server import BACKLOG, Server
+from chat.listener import BACKLOG
+from chat.server import Server
 
 
 def test_server_owns_the_hall_the_three_rooms_and_the_users(chat_server):

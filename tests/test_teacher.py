@@ -15,7 +15,7 @@ import pytest
 from conftest import TIMEOUT, Client, ServerThread, WebClient, needs_other_loopbacks
 
 from chat.__main__ import local_addresses
-from chat.limits import Attempts
+from chat.limits import PasswordTries
 
 CLASS = 'otter-4'
 TEACHER = 'heron & kestrel'          # a space in it: a password is the whole rest of the line
@@ -322,7 +322,7 @@ def test_a_nickname_that_passes_for_another_or_shows_as_nothing_is_refused(conne
 # ---- brute force
 
 def test_an_address_gets_a_burst_of_password_tries_then_so_many_a_second():
-    attempts = Attempts(rate=1.0, burst=5)
+    attempts = PasswordTries(rate=1.0, burst=5)
     assert [attempts.take('10.0.0.1', 0.0) for _ in range(6)] == [True] * 5 + [False]
     assert attempts.take('10.0.0.2', 0.0)          # another address has its own
     assert not attempts.take('10.0.0.1', 0.5) and attempts.take('10.0.0.1', 1.5)

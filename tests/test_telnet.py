@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chat.telnet import AYT_REPLY, TOO_LONG, Telnet, clean
+from chat.framing import TOO_LONG, clean
+from chat.telnet import AYT_REPLY, Telnet
 
 IAC, DO, DONT, WILL, WONT, SB, SE = 255, 253, 254, 251, 252, 250, 240
 

@@ -353,7 +353,7 @@ def test_a_browser_that_never_reads_is_cut_as_a_slow_reader(loop_name, caplog):
     """A tab left open on a sleeping laptop."""
     caplog.set_level(logging.INFO, logger='chat')
     running = ServerThread(loop=loop_name, web=True, max_queue=16 * 1024, line_rate=0)
-    running.web.request_class = SmallSendBufferRequest
+    running.web.channel_class = SmallSendBufferRequest
     sleeper = WebClient(running.web_port)
     talker = Client(running.port)
     try:

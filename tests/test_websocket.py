@@ -13,8 +13,8 @@ from conftest import client_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat.telnet import TOO_LONG
-from chat.websocket import (BINARY, CLOSE, CONTINUATION, INVALID_DATA, NORMAL, PING, PONG,
+from chat.framing import ENDED, TOO_LONG
+from chat.websocket import (BINARY, CLOSE, CONTINUATION, INVALID_DATA, PING, PONG,
                             PROTOCOL_ERROR, TEXT, UNSUPPORTED_DATA, WebSocket, accept_key,
                             close_frame, frame)
 
@@ -107,7 +107,7 @@ def test_a_pong_is_ignored():
 
 
 @pytest.mark.parametrize('payload, code', [
-    (b'', NORMAL), (close_payload(1000), 1000), (close_payload(1001, b'bye'), 1001),
+    (b'', ENDED), (close_payload(1000), 1000), (close_payload(1001, b'bye'), 1001),
     (close_payload(3000), 3000), (close_payload(4999, 'é'.encode()), 4999)])
 def test_a_close_is_answered_with_a_close_and_ends_the_input(payload, code):
     lines, reader = feed(client_frame(b'last') + client_frame(payload, CLOSE)
@@ -232,5 +232,5 @@ def test_any_bytes_give_lines_or_a_close_code_and_never_hold_much(data, cuts):
         assert len(reader._line) <= 32 and len(reader._header) <= 14
         assert len(reader._control) <= 125
     if reader.ended:
-        assert reader.code in (NORMAL, PROTOCOL_ERROR, UNSUPPORTED_DATA, INVALID_DATA) or (
+        assert reader.code in (ENDED, PROTOCOL_ERROR, UNSUPPORTED_DATA, INVALID_DATA) or (
             3000 <= reader.code <= 4999 or 1000 <= reader.code <= 1014)

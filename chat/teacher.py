@@ -1,0 +1,245 @@
+"""The teacher's controls: the class's state, and the operators' commands.
+
+A teacher runs the server for a class and must keep strangers out and deal
+with a student who spoils the lesson, without a restart (docs/classroom.md).
+None of this is in the design; it sits beside the rooms, in two pieces:
+
+1. `Classroom`, one object the server holds: the class's passwords and the
+   check of a password given (constant time, a few tries a second from one
+   address, three wrong ones a connection), the bans by address, and the
+   muted nicknames.
+2. `OperatorCommands`, a mixin every room takes, as the design's rooms take
+   CommandHandler: /op, by which an operator is made, and the operators'
+   do_* commands, marked @operator_only (chat/commands.py). /quiet is the
+   chat room's own (chat/rooms.py), as only a chat room has a quiet mode.
+"""
+
+import hmac
+import ipaddress
+import logging
+import time
+
+from .channel import encode, push_to_all
+from .commands import operator_only
+from .limits import PasswordTries, address_key
+from .session import nickname_key
+
+log = logging.getLogger('chat')
+
+WRONG_PASSWORDS = 3
+"""Wrong passwords a connection may give: the last of them closes it."""
+
+MAX_BAN_MINUTES = 7 * 24 * 60
+"""The longest ban in minutes, a week: longer ones last until the server stops anyway."""
+
+
+class Classroom:
+    """The class's passwords, its bans and its mutes; and the check of a password given."""
+
+    def __init__(self, password=None, op_password=None, clock=time.monotonic):
+        self.password = password       # the class password, or None: anyone may log in
+        self.op_password = op_password   # the operators' password, or None: no operators
+        self.clock = clock
+        self.tries = PasswordTries()   # password tries, by address
+        self.bans = {}                 # address_key -> when the ban ends (None: never)
+        self.muted = set()             # nickname_key of every muted nickname
+
+    def check_password(self, session, given, password):
+        """Whether given is the password, compared in constant time; a wrong one counts.
+
+        Each address gets a few tries a second (`PasswordTries`): a try past
+        them is not compared, and is answered to try again in a moment. Each
+        connection gets three wrong ones (the third closes it), and each wrong
+        one slows its next line down a second. No password is ever logged.
+        """
+        if not self.tries.take(session.address_key, self.clock()):
+            session.push('Too many password tries from your address: try again in a moment.')
+            session.slow_down(1.0)
+            return False
+        if hmac.compare_digest(given.encode('utf-8'), password.encode('utf-8')):
+            return True
+        session.wrong_passwords += 1
+        log.info('%s%s gave a wrong password (%d)', session.peer,
+                 ' (%s)' % session.client_name if session.client_name else '',
+                 session.wrong_passwords)
+        if session.wrong_passwords >= WRONG_PASSWORDS:
+            session.send_away('Wrong password, %d times: goodbye.' % WRONG_PASSWORDS,
+                              'a wrong password, %d times' % WRONG_PASSWORDS)
+        else:
+            session.push('Wrong password.')
+            session.slow_down(1.0)
+        return False
+
+    def banned(self, key):
+        """Whether the address key is banned now (a ban past its end is lifted here)."""
+        if key not in self.bans:
+            return False
+        end = self.bans[key]
+        if end is not None and end <= self.clock():
+            del self.bans[key]
+            return False
+        return True
+
+    def ban(self, key, minutes):
+        """Ban the address key for minutes (None: until the server stops)."""
+        self.bans[key] = None if minutes is None else self.clock() + minutes * 60
+
+    def is_muted(self, name):
+        """Whether the nickname name, in any case, is muted."""
+        return nickname_key(name) in self.muted
+
+    def rename(self, old, new):
+        """A user changed nickname: a mute goes with them."""
+        if nickname_key(old) in self.muted:
+            self.muted.discard(nickname_key(old))
+            self.muted.add(nickname_key(new))
+
+
+class OperatorCommands:
+    """The teacher's commands, for every room: /op, and the operators' own."""
+
+    def do_op(self, session, line):
+        """op <password>: become an operator, with the operators' password."""
+        classroom = self.server.classroom
+        if classroom.op_password is None:
+            session.push('This server has no operator password: there are no operators.')
+        elif session.operator:
+            session.push('You are an operator already.')
+        elif not line:
+            self.usage(session, 'op')
+        elif classroom.check_password(session, line, classroom.op_password):
+            session.operator = True
+            session.push('You are an operator now: /help lists your commands.')
+            log.info('%s is an operator', session.client_name)
+
+    def find_target(self, session, name, verb):
+        """The user an operator names for verb, or None once the operator is told why not."""
+        target = self.server.users.get(nickname_key(name)) if name else None
+        if not name:
+            self.usage(session, verb)
+        elif target is None:
+            session.push('%s is not online.' % name)
+        elif target.operator:
+            session.push('You cannot %s an operator%s.'
+                         % (verb, ', yourself included' if target is session else ''))
+        else:
+            return target
+        return None
+
+    @operator_only
+    def do_kick(self, session, line):
+        """kick <nickname> [reason]: disconnect a user, telling them why."""
+        name, _, reason = line.partition(' ')
+        target = self.find_target(session, name, 'kick')
+        if target is None:
+            return
+        reason = reason.strip()
+        target.send_away('You were kicked by %s%s' % (session.client_name,
+                                                      ': ' + reason if reason else '.'),
+                         'kicked by %s' % session.client_name)
+        session.push('%s was kicked.' % target.client_name)
+        log.info('%s kicked %s%s', session.client_name, target.client_name,
+                 ': ' + reason if reason else '')
+
+    @operator_only
+    def do_mute(self, session, line):
+        """mute <nickname>: let nobody hear a user, whatever nickname they take next."""
+        target = self.find_target(session, line, 'mute')
+        if target is None:
+            return
+        self.server.classroom.muted.add(nickname_key(target.client_name))
+        target.push('You have been muted by %s.' % session.client_name)
+        session.push('%s is muted.' % target.client_name)
+        log.info('%s muted %s', session.client_name, target.client_name)
+
+    @operator_only
+    def do_unmute(self, session, line):
+        """unmute <nickname>: let a muted user be heard again."""
+        if not line:
+            self.usage(session, 'unmute')
+            return
+        muted = self.server.classroom.muted
+        if nickname_key(line) not in muted:
+            session.push('%s is not muted.' % line)
+            return
+        muted.discard(nickname_key(line))
+        target = self.server.users.get(nickname_key(line))
+        if target is not None:
+            target.push('You have been unmuted by %s.' % session.client_name)
+        session.push('%s is unmuted.' % line)
+        log.info('%s unmuted %s', session.client_name, line)
+
+    @operator_only
+    def do_ban(self, session, line):
+        """ban <nickname> [minutes]: disconnect everyone at a user's address, and keep it out."""
+        name, _, minutes = line.partition(' ')
+        minutes = minutes.strip()
+        if minutes and not (minutes.isdigit() and 1 <= int(minutes) <= MAX_BAN_MINUTES):
+            session.push('Minutes are a whole number from 1 to %d (a week); none: until the '
+                         'server stops.' % MAX_BAN_MINUTES)
+            return
+        target = self.find_target(session, name, 'ban')
+        if target is None:
+            return
+        key = target.address_key
+        if any(user.operator and user.address_key == key for user in self.server.users.values()):
+            session.push('An operator is connected from %s: it cannot be banned.' % key)
+            return
+        self.server.classroom.ban(key, int(minutes) if minutes else None)
+        by = session.client_name
+        for channel in [each for each in self.server.sessions if each.address_key == key]:
+            channel.send_away('You are banned from this server by %s.' % by, 'banned by %s' % by)
+        session.push('%s is banned (%s)%s.' % (
+            key, target.client_name, ' for %s minutes' % minutes if minutes else ''))
+        log.info('%s banned %s (%s)%s', by, key, target.client_name,
+                 ' for %s minutes' % minutes if minutes else '')
+
+    @operator_only
+    def do_bans(self, session, line):
+        """bans: list the banned addresses, and how long each ban lasts."""
+        classroom = self.server.classroom
+        bans = [key for key in sorted(classroom.bans) if classroom.banned(key)]
+        if not bans:
+            session.push('Nobody is banned.')
+            return
+        session.push('Banned (%d):' % len(bans))
+        now = classroom.clock()
+        for key in bans:
+            end = classroom.bans[key]
+            session.push('%s %s' % (key, 'until the server stops' if end is None else
+                                    'for %d more minutes' % -(-(end - now) // 60)))
+
+    @operator_only
+    def do_unban(self, session, line):
+        """unban <address>: lift the ban on an address, as /bans lists it."""
+        if not line:
+            self.usage(session, 'unban')
+            return
+        key = ban_key(line)
+        classroom = self.server.classroom
+        if not classroom.banned(key):
+            session.push('%s is not banned.' % line)
+            return
+        del classroom.bans[key]
+        session.push('%s may come back.' % key)
+        log.info('%s unbanned %s', session.client_name, key)
+
+    @operator_only
+    def do_announce(self, session, line):
+        """announce <text>: say text to everyone logged in, wherever they are."""
+        if not line:
+            self.usage(session, 'announce')
+            return
+        push_to_all(list(self.server.users.values()),
+                    encode('[announcement] %s: %s' % (session.client_name, line)))
+        log.info('%s announced: %s', session.client_name, line)
+
+
+def ban_key(address):
+    """The key /unban looks up for an address as typed: an IPv6 address means its /64."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return address                 # a key as /bans lists it (an IPv6 /64), or nothing
+    return address_key(address)
+
