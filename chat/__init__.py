@@ -2,9 +2,9 @@
 
 The reference implementation of a classic design. Read it in this order:
 
-1. chat/server.py    Server(asyncore.dispatcher): listens, accepts each
-                     connection into a ChatSession, and owns the users, the
-                     hall and the three chat rooms.
+1. chat/server.py    Server(Listener): listens, accepts each connection into
+                     a ChatSession, and owns the users, the hall and the
+                     three chat rooms.
 2. chat/session.py   ChatSession(Channel): the design's session; one client,
                      its nickname and room, each line to its room's handler;
                      enter() moves it.
@@ -12,24 +12,39 @@ The reference implementation of a classic design. Read it in this order:
                      found by getattr; /help comes from the docstrings.
 4. chat/rooms.py     Room, Hall, ChatRoom: the do_* commands users type.
 
+Beside the design:
+
+5. chat/teacher.py   The teacher's controls: Classroom, the class's
+                     passwords, bans and mutes; OperatorCommands, the
+                     operators' do_* commands every room takes.
+
 Beneath the design:
 
-5. chat/channel.py   Channel(asynchat.async_chat): the machinery under
-                     ChatSession: the framing, held input, the output queue,
-                     the closes.
-6. chat/limits.py    Limits, and the mechanisms that keep them: TokenBucket,
-                     Deadlines, Refusals. Pure: told the time, no sockets.
-7. chat/telnet.py    The telnet framing and input cleaning, pure: telnet
-                     bytes, line ends, the line limit, BS/DEL, control
-                     characters.
-8. chat/loop.py      The event loop over the server's socket map.
-9. chat/__main__.py  The command line: python -m chat, chat-server.
-10. chat/client.py   chat-client: a Tk window onto the server, for machines
-                     without telnet.
-11. chat/web.py      The web side: the page, and WebSession, a ChatSession
+6. chat/listener.py  Listener(asyncore.dispatcher): what both listening
+                     ports share: listen, accept in batches, errors.
+7. chat/channel.py   Channel(asynchat.async_chat): the machinery under
+                     ChatSession: the framing, waiting input, the output
+                     queue, the closes.
+8. chat/framing.py   Framing: the contract between a client's bytes and the
+                     design's lines, and what every framing shares (the line
+                     limit, clean).
+9. chat/telnet.py    Telnet(Framing), pure: telnet commands, line ends,
+                     the line limit.
+10. chat/schedule.py Schedule: the clock, the deadlines channels wait for,
+                     the channels to flush this round.
+11. chat/limits.py   Limits, and the mechanisms that keep them: TokenBucket,
+                     Deadlines, Refusals, PasswordTries. Told the time.
+12. chat/loop.py     The event loops over the server's socket map.
+13. chat/__main__.py The command line: python -m chat, chat-server.
+
+Beside the telnet port:
+
+14. chat/web.py      The web side: the page, and WebSession, a ChatSession
                      for a browser, on a second port.
-12. chat/websocket.py The WebSocket framing, pure: a browser's frames in,
-                     lines out, as chat/telnet.py is for telnet.
+15. chat/websocket.py WebSocket(Framing), pure: a browser's frames in, lines
+                     out, as chat/telnet.py is for telnet.
+16. chat/client.py   chat-client: a Tk window onto the server, for machines
+                     without telnet.
 
 docs/walkthrough.md explains the design through this code; docs/protocol.md
 is the reference of what a client sees.

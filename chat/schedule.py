@@ -59,8 +59,7 @@ class Schedule:
         """
         while self._closing_soon:
             self._closing_soon.pop().handle_close()
-        if not (self.turns or self.paced or self.logins or self.requests or self.lingering
-                or any(self.timers)):
+        if not (any(self._deadlines) or any(self.timers)):
             return None                # the common case, every round: nothing is waiting
         for channel in self.turns.pop_due(now) + self.paced.pop_due(now):
             channel.take_turn()
