@@ -3,6 +3,23 @@
 The server runs in its own socket map, and its sessions re-raise any error
 that is not a socket error, so a server-side exception fails the test that
 caused it instead of quietly closing a connection. Every wait has a deadline.
+
+Which event loop: a test that runs a server (through `loop_name`, or a fixture
+that uses it) runs it on the platform's default loop, LOOPS[0]. What the loop
+can change is run once with each loop in LOOPS: mark the test, or a whole
+module, with `every_loop`:
+
+    pytestmark = pytest.mark.every_loop      # each test of the module, on each loop
+
+    @pytest.mark.every_loop                  # this test, on each loop
+    def test_a_reset_is_cleaned_up(loop_name): ...
+
+The marked ones are the loop itself (test_loop), the limits, the abuse and
+hardening tests, the stress tests, the platforms, and the ends of a connection
+(test_channel, test_slow_readers, test_pacing): what the loop tells a channel,
+and when. A test that names its own loops with parametrize('loop_name', ...)
+(READY_LOOPS, say) keeps them. On the Windows-like interpreter LOOPS is
+['select'], so everything runs there once.
 """
 
 import itertools
@@ -249,10 +266,33 @@ READY_LOOPS = [name for name in LOOPS if name != 'select'] or [pytest.param(
 """The loops that register each socket once, for the tests of what only they do."""
 
 
-@pytest.fixture(params=LOOPS)
-def loop_name(request):
-    """Each test that runs a server runs once with each event loop."""
-    return request.param
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'every_loop: run the test once with each event loop in LOOPS')
+
+
+def _parametrizes_the_loop(definition):
+    for marker in definition.iter_markers('parametrize'):
+        names = marker.args[0]
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(',')]
+        if 'loop_name' in names:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc):
+    """Give a test marked every_loop each loop, unless it names its own loops."""
+    if ('loop_name' in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker('every_loop') is not None
+            and not _parametrizes_the_loop(metafunc.definition)):
+        metafunc.parametrize('loop_name', LOOPS)
+
+
+@pytest.fixture
+def loop_name():
+    """The event loop a test's server runs: the default one, or each one under every_loop."""
+    return LOOPS[0]
 
 
 @pytest.fixture

@@ -20,6 +20,9 @@ from conftest import (READY_LOOPS, TIMEOUT, Client, ServerThread, SmallSendBuffe
 from chat.loop import HANG_UP, LOOPS
 from chat.limits import LINGER, MAX_PER_ADDRESS, address_key
 
+# Floods, churn and resets are where the loops differ most: each loop.
+pytestmark = pytest.mark.every_loop
+
 MiB = 1024 * 1024
 
 ONE_LOOP = pytest.mark.parametrize('loop_name', LOOPS[:1])

@@ -11,6 +11,9 @@ from conftest import TIMEOUT, Client, ServerThread, StrictServer, reset
 from chat.limits import Deadlines, Limits, Refusals, TokenBucket
 from chat.loop import LOOPS, capacity, make_loop
 
+# When a limit bites is what the loop tells the server, and when: each loop.
+pytestmark = pytest.mark.every_loop
+
 
 @pytest.fixture
 def limited(request, loop_name):

@@ -11,6 +11,9 @@ from chat.limits import Limits
 from chat.loop import GRACE, capacity, make_loop
 from chat.server import Server
 
+# The loops themselves: every test here runs on each one.
+pytestmark = pytest.mark.every_loop
+
 
 def test_stop_ends_the_loop_at_once_although_it_waits_long_in_poll(loop_name):
     running = ServerThread(loop=loop_name)

@@ -31,6 +31,7 @@ def test_port_zero_picks_a_free_port_and_logs_it_first(program, client):
     assert '/login' in client(int(match.group(1))).expect('/login')[-1]
 
 
+@pytest.mark.every_loop
 def test_stop_signal_tells_every_session_and_exits_0(program, client):
     """SIGTERM; on Windows, Ctrl-Break (SIGBREAK), the signal a test can send there."""
     server = program('--port', '0')
@@ -49,6 +50,7 @@ def test_stop_signal_tells_every_session_and_exits_0(program, client):
     assert 'Traceback' not in log
 
 
+@pytest.mark.every_loop
 @pytest.mark.skipif(WINDOWS, reason='Windows sends Ctrl-C to a whole console, not one process')
 def test_sigint_stops_it_the_same_way(program, client):
     server = program('--port', '0')
@@ -136,6 +138,7 @@ def test_console_script_is_installed():
     assert done.returncode == 0 and b'--max-line' in done.stdout
 
 
+@pytest.mark.every_loop
 def test_out_of_file_descriptors_refuses_newcomers_without_spinning(program, client):
     """With no descriptor left, a newcomer is told the server is full, and the rest go on."""
     resource = pytest.importorskip('resource', reason='no open-file limit to lower here')
@@ -159,6 +162,7 @@ def test_out_of_file_descriptors_refuses_newcomers_without_spinning(program, cli
     assert 'cannot accept' not in log and 'Traceback' not in log
 
 
+@pytest.mark.every_loop
 def test_limit_options_are_applied(program, client):
     server = program('--port', '0', '--max-clients', '1', '--login-timeout', '2')
     port = server.port()

@@ -23,6 +23,9 @@ from chat import __main__ as program_main
 from chat.loop import SELECT_LIMIT, SIGNAL_CHECK
 from chat.server import Server
 
+# What a platform's loop does or lacks: each loop this interpreter has.
+pytestmark = pytest.mark.every_loop
+
 WINLIKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'winlike')
 
 

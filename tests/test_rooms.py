@@ -209,6 +209,7 @@ def test_logout_says_goodbye_closes_and_frees_the_nickname(login, connect):
     assert 'Welcome, bob' in connect().ask('/login bob')[0]
 
 
+@pytest.mark.every_loop
 def test_abrupt_disconnect_frees_the_nickname_and_tells_the_room(login, connect):
     alice, bob = login('alice', 'python'), login('bob', 'python')
     alice.sync()

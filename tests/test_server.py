@@ -3,6 +3,7 @@
 import asyncore
 import socket
 
+import pytest
 from conftest import Client, ServerThread, reset
 
 from chat.rooms import ChatRoom, Hall
@@ -26,6 +27,7 @@ def test_users_holds_each_logged_in_session_until_it_leaves(chat_server, login):
     assert chat_server.server.users == {}
 
 
+@pytest.mark.every_loop
 def test_two_servers_in_one_process_keep_to_their_own_maps(loop_name):
     first, second = ServerThread(loop=loop_name), ServerThread(loop=loop_name)
     a, b = Client(first.port), Client(second.port)
@@ -52,6 +54,7 @@ def test_each_connection_gets_its_own_session_in_the_hall(chat_server, connect):
     assert all(session.room is chat_server.server.hall for session in sessions)
 
 
+@pytest.mark.every_loop
 def test_client_gone_before_accept_does_not_hurt_the_server(chat_server, connect):
     doomed = socket.create_connection(('127.0.0.1', chat_server.port))
     reset(doomed)                      # perhaps before the server accepts it

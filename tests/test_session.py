@@ -167,6 +167,7 @@ def test_max_line_option_sets_the_limit(loop_name):
 
 # ---- the end of a session
 
+@pytest.mark.every_loop
 def test_half_closed_client_gets_every_reply_and_its_last_line_counts(login, connect):
     alice = login('alice', 'python')
     script = connect(welcome=False)
@@ -179,6 +180,7 @@ def test_half_closed_client_gets_every_reply_and_its_last_line_counts(login, con
     assert 'left' in alice.expect('left')[-1]
 
 
+@pytest.mark.every_loop
 def test_lines_after_logout_are_ignored(login):
     alice, bob = login('alice', 'python'), login('bob', 'python')
     alice.sync()
@@ -188,6 +190,7 @@ def test_lines_after_logout_are_ignored(login):
     assert alice.sync() == []
 
 
+@pytest.mark.every_loop
 def test_reset_connection_is_cleaned_up(login, connect):
     alice, bob = login('alice', 'python'), login('bob', 'python')
     alice.sync()

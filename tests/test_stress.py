@@ -15,6 +15,9 @@ from conftest import OTHER_LOOPBACKS, TIMEOUT, Client, ServerThread, SmallSendBu
 
 from chat.limits import MAX_QUEUE
 
+# Load is where the loops differ most: each loop.
+pytestmark = pytest.mark.every_loop
+
 MiB = 1024 * 1024
 
 WORST_OUTPUT_PER_SESSION = 1.125 * (MAX_QUEUE + 4200) + 1024

@@ -225,6 +225,7 @@ def test_logout_says_goodbye_then_closes_with_1000(web_connect):
     assert client.read_to_close() == ['Goodbye!'] and client.close_code == 1000
 
 
+@pytest.mark.every_loop
 def test_shutdown_says_so_then_closes_with_1001(loop_name):
     running = ServerThread(loop=loop_name, web=True)
     client = WebClient(running.web_port)
@@ -244,6 +245,7 @@ def test_shutdown_says_so_then_closes_with_1001(loop_name):
     ('invalid UTF-8', client_frame(b'\xc3\x28'), 1007),
     ('a close', client_frame(struct.pack('!H', 1001), 0x8), 1001),
 ])
+@pytest.mark.every_loop
 def test_the_end_of_a_browsers_input_frees_its_nickname_at_once(web_server, web_connect,
                                                                 name, data, code):
     listener = login(web_connect(), 'listener', 'python')
@@ -255,6 +257,7 @@ def test_the_end_of_a_browsers_input_frees_its_nickname_at_once(web_server, web_
     assert newcomer.ask('/login leaving')[0].startswith('Welcome, leaving')
 
 
+@pytest.mark.every_loop
 def test_a_reset_browser_is_cleaned_up(web_server, web_connect):
     listener = login(web_connect(), 'listener', 'python')
     client = login(web_connect(), 'gone', 'python')
@@ -289,6 +292,7 @@ def test_a_refusal_is_read_whole_though_the_request_arrives_after_it():
             sock.close()
 
 
+@pytest.mark.every_loop
 def test_page_loads_count_against_the_per_address_limit(loop_name):
     running = ServerThread(loop=loop_name, web=True, max_per_address=3)
     loading = [socket.create_connection(('127.0.0.1', running.web_port)) for _ in range(2)]
@@ -307,6 +311,7 @@ def test_page_loads_count_against_the_per_address_limit(loop_name):
         running.stop()
 
 
+@pytest.mark.every_loop
 def test_a_full_server_answers_a_browser_503_full(loop_name):
     running = ServerThread(loop=loop_name, web=True, max_clients=1)
     telnet = Client(running.port)
@@ -319,6 +324,7 @@ def test_a_full_server_answers_a_browser_503_full(loop_name):
         running.stop()
 
 
+@pytest.mark.every_loop
 def test_a_browser_that_floods_is_paced_not_cut(loop_name):
     running = ServerThread(loop=loop_name, web=True)
     flooder, reader = WebClient(running.web_port), WebClient(running.web_port)
@@ -349,6 +355,7 @@ class SmallSendBufferRequest(StrictRequest):
     session_class = SmallSendBuffer
 
 
+@pytest.mark.every_loop
 def test_a_browser_that_never_reads_is_cut_as_a_slow_reader(loop_name, caplog):
     """A tab left open on a sleeping laptop."""
     caplog.set_level(logging.INFO, logger='chat')
