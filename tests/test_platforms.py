@@ -234,37 +234,3 @@ def test_input_that_comes_with_a_hang_up_is_read_and_answered(loop_name):
 
 
 # ---- options some platforms lack
-
-def test_sessions_need_none_of_the_optional_socket_options(monkeypatch, loop_name):
-    """Simulated: a platform without SO_OOBINLINE or any keepalive tuning, made by taking
-    them out of the socket module; urgent data then arrives out of line, and is dropped."""
-    for name in ('SO_OOBINLINE', 'TCP_KEEPIDLE', 'TCP_KEEPALIVE', 'TCP_KEEPINTVL',
-                 'TCP_KEEPCNT', 'TCP_USER_TIMEOUT'):
-        monkeypatch.delattr(socket, name, raising=False)
-    monkeypatch.setattr(sys, 'platform', 'linux')     # no macOS fallback for TCP_KEEPALIVE
-    rounds = []
-
-    def count_rounds(loop):
-        poll = loop.poll
-        loop.poll = lambda timeout: (rounds.append(timeout), poll(timeout))
-
-    running = ServerThread(loop=loop_name, prepare=count_rounds)
-    alice, bob = Client(running.port), Client(running.port)
-    try:
-        for each, name in ((alice, 'alice'), (bob, 'bob')):
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
-        alice.sync()
-        bob.sock.send(b'!', socket.MSG_OOB)          # the last byte sent, urgent, alone
-        time.sleep(0.2)                                # no line to wait for: it is dropped
-        before = len(rounds)
-        time.sleep(0.5)                                # an idle loop waits; a spinning one runs
-        assert len(rounds) - before < 10, 'the loop spins on the urgent byte'
-        bob.send('still here')
-        assert bob.ask('/online')[0] == 'Online in python (2): alice, bob'
-        assert alice.sync() == ['bob: still here']
-    finally:
-        alice.close()
-        bob.close()
-        running.stop()
