@@ -1,4 +1,5 @@
-"""Users who mean harm, and time: floods paced, addresses limited, nothing left behind.
+"""Users who mean harm, and time: addresses limited, refusals told and logged briefly,
+nothing left behind. (Floods are paced: test_pacing.py; slow readers: test_slow_readers.py.)
 
 Most tests run the real program on loopback, as a client would meet it, and
 read its log; the churn test reads its memory from /proc.
@@ -16,11 +17,6 @@ from chat.limits import MAX_PER_ADDRESS, address_key
 
 # Floods, churn and resets are where the loops differ most: each loop.
 pytestmark = pytest.mark.every_loop
-
-
-
-
-# ---- a flooder
 
 
 # ---- connections per address
@@ -83,57 +79,7 @@ def test_ipv4_addresses_count_alone_and_ipv6_ones_by_their_64(host, key):
     assert address_key(host) == key
 
 
-# ---- nothing stays behind
-
-@ONE_LOOP
-def test_churn_leaves_memory_flat_while_an_idler_waits_in_the_hall(program, client):
-    """20,000 connections come and go while one never logs in: none of them may stay
-    referenced until the idler's login deadline."""
-    server = program('--port', '0')
-    port = server.port()
-    idler = client(port)
-    idler.expect('/login')
-    if server.memory() is None:
-        pytest.skip("no /proc to read the server's memory from")
-    samples = []
-    for cycle in range(20000):
-        with socket.create_connection(('127.0.0.1', port), timeout=TIMEOUT) as churn:
-            if cycle % 50 == 0:
-                churn.recv(100)        # now and then, wait for the server to keep up
-        if cycle % 2000 == 1999:
-            idler.sync()               # every close before this one has been handled
-            samples.append(server.memory())
-    settled = samples[2:]              # after 6,000 cycles of warm-up
-    growth = max(settled) - min(settled)
-    print('churn: resident memory over 20,000 cycles (MiB): %s; growth after warm-up '
-          '%.2f MiB' % (', '.join('%.1f' % (sample / MiB) for sample in samples),
-                        growth / MiB))
-    assert growth < 2 * MiB
-    assert idler.ask('/login idler')[0].startswith('Welcome, idler')
-
-
-# ---- the holes a review found
-
-def test_sessions_closed_at_the_end_of_the_shutdown_grace_are_logged(loop_name, caplog):
-    caplog.set_level(logging.INFO, logger='chat')
-    running = ServerThread(loop=loop_name, line_rate=0, max_queue=256 * MiB)
-    sluggard, talker = Client(running.port), Client(running.port)
-    sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
-        each.expect('/login')
-        each.ask('/login ' + name)
-        each.ask('/python')
-    talker.send(('z' * 1000 + '\r\n') * 12000)
-    talker.sync()
-    running.stop()
-    sluggard.close()
-    talker.close()
-    closes = [record.getMessage() for record in caplog.records if ' closed' in
-              record.getMessage()]
-    assert any('(sluggard): server shutting down; output still unsent after 2 s' in line
-               for line in closes)
-    assert any('(talker): server shutting down' in line for line in closes)
-
+# ---- refusals: the newcomer gets its line, the log a few
 
 def test_a_refused_newcomer_gets_its_line_even_if_it_sent_first(loop_name):
     gate, parked = threading.Event(), threading.Event()
@@ -171,11 +117,6 @@ def test_a_refused_newcomer_gets_its_line_even_if_it_sent_first(loop_name):
         running.stop()
 
 
-# ---- what an adversarial review found
-
-
-
-
 def test_a_storm_of_refusals_is_logged_in_a_few_lines(program, client):
     server = program('--port', '0', '--max-per-address', '1')
     port = server.port()
@@ -187,3 +128,53 @@ def test_a_storm_of_refusals_is_logged_in_a_few_lines(program, client):
     lines = [line for line in log.splitlines() if 'refused' in line]
     counted = sum(int(n) for line in lines for n in re.findall(r'(\d+) more connections', line))
     assert len(lines) < 10 and counted + sum('refused: too many' in line for line in lines) == 200
+
+
+# ---- nothing stays behind: churn, and the sessions a shutdown ends
+
+@ONE_LOOP
+def test_churn_leaves_memory_flat_while_an_idler_waits_in_the_hall(program, client):
+    """20,000 connections come and go while one never logs in: none of them may stay
+    referenced until the idler's login deadline."""
+    server = program('--port', '0')
+    port = server.port()
+    idler = client(port)
+    idler.expect('/login')
+    if server.memory() is None:
+        pytest.skip("no /proc to read the server's memory from")
+    samples = []
+    for cycle in range(20000):
+        with socket.create_connection(('127.0.0.1', port), timeout=TIMEOUT) as churn:
+            if cycle % 50 == 0:
+                churn.recv(100)        # now and then, wait for the server to keep up
+        if cycle % 2000 == 1999:
+            idler.sync()               # every close before this one has been handled
+            samples.append(server.memory())
+    settled = samples[2:]              # after 6,000 cycles of warm-up
+    growth = max(settled) - min(settled)
+    print('churn: resident memory over 20,000 cycles (MiB): %s; growth after warm-up '
+          '%.2f MiB' % (', '.join('%.1f' % (sample / MiB) for sample in samples),
+                        growth / MiB))
+    assert growth < 2 * MiB
+    assert idler.ask('/login idler')[0].startswith('Welcome, idler')
+
+
+def test_sessions_closed_at_the_end_of_the_shutdown_grace_are_logged(loop_name, caplog):
+    caplog.set_level(logging.INFO, logger='chat')
+    running = ServerThread(loop=loop_name, line_rate=0, max_queue=256 * MiB)
+    sluggard, talker = Client(running.port), Client(running.port)
+    sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
+        each.expect('/login')
+        each.ask('/login ' + name)
+        each.ask('/python')
+    talker.send(('z' * 1000 + '\r\n') * 12000)
+    talker.sync()
+    running.stop()
+    sluggard.close()
+    talker.close()
+    closes = [record.getMessage() for record in caplog.records if ' closed' in
+              record.getMessage()]
+    assert any('(sluggard): server shutting down; output still unsent after 2 s' in line
+               for line in closes)
+    assert any('(talker): server shutting down' in line for line in closes)

@@ -231,6 +231,3 @@ def test_input_that_comes_with_a_hang_up_is_read_and_answered(loop_name):
         running.stop()
     assert 'Welcome, scripted! You are in the hall.' in lines
     assert 'Online in python (1): scripted' in lines
-
-
-# ---- options some platforms lack

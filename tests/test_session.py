@@ -163,6 +163,3 @@ def test_max_line_option_sets_the_limit(loop_name):
         client.close()
     finally:
         running.stop()
-
-
-# ---- the end of a session

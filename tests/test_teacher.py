@@ -311,9 +311,6 @@ def test_quiet_is_a_chat_room_command(classroom):
     assert op.ask('/quiet')[0].startswith('Unknown command: /quiet')
 
 
-# ---- nicknames that pass for others, or show as nothing
-
-
 # ---- brute force
 
 def test_an_address_gets_a_burst_of_password_tries_then_so_many_a_second():

@@ -228,10 +228,6 @@ def test_shutdown_says_so_then_closes_with_1001(loop_name):
 
 # ---- the limits count every connection, to either port
 
-# Linux reads data, end, then nothing of the reset; macOS raises the reset after the
-# data, and Windows may drop unread data when a reset arrives, end or no end.
-
-
 @pytest.mark.every_loop
 def test_page_loads_count_against_the_per_address_limit(loop_name):
     running = ServerThread(loop=loop_name, web=True, max_per_address=3)
