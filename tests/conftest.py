@@ -505,18 +505,32 @@ def program(loop_name):
         each.kill()
 
 
-@pytest.fixture
-def client():
-    """Return a function that opens a Client to a port, closed after the test."""
+def _opened(client_class):
+    """The body of client and web_client: open clients of a class, closed after the test."""
     opened = []
 
-    def open_client(port, host='127.0.0.1', source=None):
-        opened.append(Client(port, host, source))
+    def open_client(port, host='127.0.0.1', source=None, **options):
+        opened.append(client_class(port, host, source, **options))
         return opened[-1]
 
     yield open_client
     for each in opened:
         each.close()
+
+
+@pytest.fixture
+def client():
+    """Return a function that opens a Client to a port, closed after the test."""
+    yield from _opened(Client)
+
+
+@pytest.fixture
+def web_client():
+    """Return a function that opens a WebClient to a web port, closed after the test.
+
+    Its keyword arguments are WebClient's: origin, upgrade.
+    """
+    yield from _opened(WebClient)
 
 
 def mask(data, key):

@@ -11,7 +11,7 @@ import socket
 import threading
 
 import pytest
-from conftest import ONE_LOOP, TIMEOUT, Client, MiB, ServerThread, needs_other_loopbacks
+from conftest import ONE_LOOP, TIMEOUT, Client, MiB, ServerThread, log_in, needs_other_loopbacks
 
 from chat.limits import MAX_PER_ADDRESS, address_key
 
@@ -55,16 +55,11 @@ def test_the_default_is_64_connections_from_one_address(program, client):
     assert clients[-1].ask('/login last')[0].startswith('Welcome, last')
 
 
-def test_zero_turns_the_per_address_limit_off(loop_name):
-    running = ServerThread(loop=loop_name, max_per_address=0, max_clients=100)
-    clients = [Client(running.port) for _ in range(70)]
-    try:
-        for each in clients:
-            each.expect('/login')
-    finally:
-        for each in clients:
-            each.close()
-        running.stop()
+def test_zero_turns_the_per_address_limit_off(make_server, client):
+    running = make_server(max_per_address=0, max_clients=100)
+    clients = [client(running.port) for _ in range(70)]
+    for each in clients:
+        each.expect('/login')
 
 
 @pytest.mark.parametrize('host, key', [
@@ -165,9 +160,7 @@ def test_sessions_closed_at_the_end_of_the_shutdown_grace_are_logged(loop_name, 
     sluggard, talker = Client(running.port), Client(running.port)
     sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
-        each.expect('/login')
-        each.ask('/login ' + name)
-        each.ask('/python')
+        log_in(each, name, 'python')
     talker.send(('z' * 1000 + '\r\n') * 12000)
     talker.sync()
     running.stop()

@@ -12,8 +12,19 @@ import sys
 import time
 
 import pytest
-from conftest import (ONE_LOOP, TIMEOUT, Client, MiB, ServerThread, SmallSendBuffer,
-                      StrictSession, client_frame, log_in, read_to_end, reset)
+from conftest import (
+    ONE_LOOP,
+    TIMEOUT,
+    Client,
+    MiB,
+    ServerThread,
+    SmallSendBuffer,
+    StrictSession,
+    client_frame,
+    log_in,
+    read_to_end,
+    reset,
+)
 
 from chat.channel import finish_connection
 from chat.limits import LINGER
@@ -149,29 +160,23 @@ def test_end_of_input_logs_out_at_once_and_closes_within_linger(program, client)
 
 
 @ONE_LOOP
-def test_a_client_that_never_reads_after_logout_is_closed_within_linger(
-        loop_name, caplog):
+def test_a_client_that_never_reads_after_logout_is_closed_within_linger(make_server, client,
+                                                                        caplog):
     """With a linger of 1 s, so as not to wait 10 s again (the test above waits them)."""
     caplog.set_level(logging.INFO, logger='chat')
-    running = ServerThread(loop=loop_name, line_rate=0, max_queue=256 * MiB, linger=1.0)
-    sluggard, talker = Client(running.port), Client(running.port)
-    try:
-        sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
-        talker.send(('y' * 1000 + '\r\n') * 12000)
-        talker.sync()
-        sluggard.send('/logout')
-        deadline = time.monotonic() + 1.0 + TIMEOUT
-        while len(running.server.sessions) > 1:
-            assert time.monotonic() < deadline, 'the session outlived its linger'
-            time.sleep(0.1)
-    finally:
-        sluggard.close()
-        talker.close()
-        running.stop()
+    running = make_server(line_rate=0, max_queue=256 * MiB, linger=1.0)
+    sluggard, talker = client(running.port), client(running.port)
+    sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
+        log_in(each, name, 'python')
+    talker.send(('y' * 1000 + '\r\n') * 12000)
+    talker.sync()
+    sluggard.send('/logout')
+    deadline = time.monotonic() + 1.0 + TIMEOUT
+    while len(running.server.sessions) > 1:
+        assert time.monotonic() < deadline, 'the session outlived its linger'
+        time.sleep(0.1)
+    running.stop()
     assert any('(sluggard): logout; output still unsent after 1 s' in record.getMessage()
                for record in caplog.records)
 
@@ -186,21 +191,17 @@ class FailingSend(StrictSession):
         return super().send(data)
 
 
-def test_an_unusual_send_error_at_a_login_timeout_closes_only_that_session(loop_name):
-    running = ServerThread(loop=loop_name, login_timeout=1.0)   # other logs in within it
+def test_an_unusual_send_error_at_a_login_timeout_closes_only_that_session(make_server, client):
+    running = make_server(login_timeout=1.0)   # other logs in within it
     running.server.channel_class = FailingSend
-    doomed = Client(running.port)
-    try:
-        doomed.expect('/login')
-        assert doomed.read_to_close() == []    # the timeout's goodbye failed to go out
-        running.server.channel_class = StrictSession
-        other = Client(running.port)
-        other.expect('/login')
-        assert other.ask('/login alive')[0].startswith('Welcome, alive')
-        other.close()
-    finally:
-        doomed.close()
-        running.stop()
+    doomed = client(running.port)
+    doomed.expect('/login')
+    assert doomed.read_to_close() == []    # the timeout's goodbye failed to go out
+    running.server.channel_class = StrictSession
+    other = client(running.port)
+    other.expect('/login')
+    assert other.ask('/login alive')[0].startswith('Welcome, alive')
+    other.close()
 
 
 def test_sessions_set_the_keepalive_options_the_platform_has(chat_server, connect):
@@ -214,45 +215,42 @@ def test_sessions_set_the_keepalive_options_the_platform_has(chat_server, connec
             assert sock.getsockopt(socket.IPPROTO_TCP, getattr(socket, name)) == value, name
 
 
-def test_every_kind_of_close_leaves_nothing_behind(loop_name):
-    running = ServerThread(loop=loop_name, login_timeout=0.5, max_per_address=4,
-                           max_queue=16 * 1024)
+def test_every_kind_of_close_leaves_nothing_behind(make_server, client):
+    running = make_server(login_timeout=0.5, max_per_address=4,
+                          max_queue=16 * 1024)
     running.server.channel_class = SmallSendBuffer
     server = running.server
-    try:
-        clients = {}
-        for name in ('leaver', 'resetter', 'half'):    # each logs in as soon as it connects
-            each = clients[name] = Client(running.port)
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
-        leaver, resetter, half = clients.values()
-        idle = Client(running.port)                    # the 4th: it will not log in
-        refused = Client(running.port)
-        assert 'too many' in refused.line()
-        half.send(''.join('line %d\r\n' % n for n in range(10)))   # then the end of input
-        leaver.send('/logout')
-        leaver.read_to_close()
-        reset(resetter.sock)
-        half.sock.shutdown(socket.SHUT_WR)
-        idle.read_to_close()                                          # the login timeout
-        deadline = time.monotonic() + TIMEOUT
-        while server.sessions:
-            assert time.monotonic() < deadline, 'sessions left: %r' % server.sessions
-            time.sleep(0.05)
-        for each in (leaver, half, idle, refused):
-            each.close()
-        late = Client(running.port)
-        late.expect('/login')
-        late.close()
-        while server.sessions:
-            assert time.monotonic() < deadline, 'sessions left: %r' % server.sessions
-            time.sleep(0.05)
-        time.sleep(0.2)
-        assert (server.users, server._addresses, len(server.logins), len(server.paced),
-                len(server.turns), len(server.lingering)) == ({}, {}, 0, 0, 0, 0)
-    finally:
-        running.stop()
+    clients = {}
+    for name in ('leaver', 'resetter', 'half'):    # each logs in as soon as it connects
+        each = clients[name] = client(running.port)
+        each.expect('/login')
+        each.ask('/login ' + name)
+        each.ask('/python')
+    leaver, resetter, half = clients.values()
+    idle = client(running.port)                    # the 4th: it will not log in
+    refused = client(running.port)
+    assert 'too many' in refused.line()
+    half.send(''.join('line %d\r\n' % n for n in range(10)))   # then the end of input
+    leaver.send('/logout')
+    leaver.read_to_close()
+    reset(resetter.sock)
+    half.sock.shutdown(socket.SHUT_WR)
+    idle.read_to_close()                                          # the login timeout
+    deadline = time.monotonic() + TIMEOUT
+    while server.sessions:
+        assert time.monotonic() < deadline, 'sessions left: %r' % server.sessions
+        time.sleep(0.05)
+    for each in (leaver, half, idle, refused):
+        each.close()
+    late = client(running.port)
+    late.expect('/login')
+    late.close()
+    while server.sessions:
+        assert time.monotonic() < deadline, 'sessions left: %r' % server.sessions
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert (server.users, server._addresses, len(server.logins), len(server.paced),
+            len(server.turns), len(server.lingering)) == ({}, {}, 0, 0, 0, 0)
 
 
 def test_every_close_is_logged_once_with_its_reason(caplog, loop_name):
@@ -300,7 +298,7 @@ def test_every_close_is_logged_once_with_its_reason(caplog, loop_name):
     assert not [record for record in caplog.records if record.exc_info]
 
 
-def test_sessions_need_none_of_the_optional_socket_options(monkeypatch, loop_name):
+def test_sessions_need_none_of_the_optional_socket_options(make_server, login_all, monkeypatch):
     """Simulated: a platform without SO_OOBINLINE or any keepalive tuning, made by taking
     them out of the socket module; urgent data then arrives out of line, and is dropped."""
     for name in ('SO_OOBINLINE', 'TCP_KEEPIDLE', 'TCP_KEEPALIVE', 'TCP_KEEPINTVL',
@@ -313,23 +311,14 @@ def test_sessions_need_none_of_the_optional_socket_options(monkeypatch, loop_nam
         poll = loop.poll
         loop.poll = lambda timeout: (rounds.append(timeout), poll(timeout))
 
-    running = ServerThread(loop=loop_name, prepare=count_rounds)
-    alice, bob = Client(running.port), Client(running.port)
-    try:
-        for each, name in ((alice, 'alice'), (bob, 'bob')):
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
-        alice.sync()
-        bob.sock.send(b'!', socket.MSG_OOB)          # the last byte sent, urgent, alone
-        time.sleep(0.2)                                # no line to wait for: it is dropped
-        before = len(rounds)
-        time.sleep(0.5)                                # an idle loop waits; a spinning one runs
-        assert len(rounds) - before < 10, 'the loop spins on the urgent byte'
-        bob.send('still here')
-        assert bob.ask('/online')[0] == 'Online in python (2): alice, bob'
-        assert alice.sync() == ['bob: still here']
-    finally:
-        alice.close()
-        bob.close()
-        running.stop()
+    running = make_server(prepare=count_rounds)
+    alice, bob = login_all(running, 'alice', 'bob', room='python')
+    alice.sync()
+    bob.sock.send(b'!', socket.MSG_OOB)          # the last byte sent, urgent, alone
+    time.sleep(0.2)                                # no line to wait for: it is dropped
+    before = len(rounds)
+    time.sleep(0.5)                                # an idle loop waits; a spinning one runs
+    assert len(rounds) - before < 10, 'the loop spins on the urgent byte'
+    bob.send('still here')
+    assert bob.ask('/online')[0] == 'Online in python (2): alice, bob'
+    assert alice.sync() == ['bob: still here']

@@ -3,7 +3,7 @@
 import logging
 
 import pytest
-from conftest import Client, ServerThread, StrictServer
+from conftest import Client, ServerThread, StrictServer, log_in
 
 from chat.rooms import Hall
 from chat.server import Server
@@ -96,9 +96,8 @@ def test_a_bug_closes_only_its_session_and_is_logged_once_with_traceback(caplog,
     clients = [Client(running.port) for _ in range(3)]
     alice, bob, again = clients
     try:
-        for client, name in ((alice, 'alice'), (bob, 'bob')):
-            client.expect('/login')
-            client.ask('/login ' + name)
+        for each, name in ((alice, 'alice'), (bob, 'bob')):
+            log_in(each, name)
         alice.send('/broken')
         assert alice.read_to_close() == []         # no traceback reaches the client
         assert bob.ask('/echo fine') == ['fine']   # everyone else goes on

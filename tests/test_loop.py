@@ -5,7 +5,7 @@ import socket
 import time
 
 import pytest
-from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, Client, ServerThread
+from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, Client, ServerThread, log_in
 
 from chat.limits import Limits
 from chat.loop import GRACE, capacity, make_loop
@@ -39,10 +39,8 @@ def test_shutdown_waits_no_longer_than_its_grace_for_a_client_that_never_reads(l
                            line_rate=0)
     sluggard, talker = Client(running.port), Client(running.port)
     sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    for client, name in ((sluggard, 'sluggard'), (talker, 'talker')):
-        client.expect('/login')
-        client.ask('/login ' + name)
-        client.ask('/python')
+    for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
+        log_in(each, name, 'python')
     # More than the socket buffers hold, queued for a client that never reads.
     talker.send(('x' * 200 + '\r\n') * 40000)
     talker.sync()

@@ -13,8 +13,18 @@ import threading
 import time
 
 import pytest
-from conftest import (ONE_LOOP, READY_LOOPS, TIMEOUT, Client, ServerThread, SmallSendBuffer,
-                      WebClient, count_rounds, log_in, reset, rounds_in, turn)
+from conftest import (
+    ONE_LOOP,
+    READY_LOOPS,
+    TIMEOUT,
+    Client,
+    SmallSendBuffer,
+    count_rounds,
+    log_in,
+    reset,
+    rounds_in,
+    turn,
+)
 
 from chat.loop import HANG_UP
 
@@ -176,79 +186,55 @@ def test_a_reset_while_paced_is_cleaned_up(program, client):
 @pytest.mark.skipif(not HANG_UP, reason='no POLLRDHUP here: the end of input is seen when the '
                                         'paced lines are done')
 @pytest.mark.parametrize('loop_name', READY_LOOPS)
-def test_a_paced_client_that_leaves_is_logged_out_at_once(loop_name):
-    running = ServerThread(loop=loop_name)
-    reader, flooder = Client(running.port), Client(running.port)
-    try:
-        for each, name in ((reader, 'reader'), (flooder, 'flooder')):
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
-        reader.sync()
-        flooder.send(''.join('flood %d\r\n' % n for n in range(3000)))   # held over many reads
-        reader.expect('flooder: flood 19')
-        flooder.sock.shutdown(socket.SHUT_WR)
-        started = time.monotonic()
-        lines = reader.expect('flooder left the room.')
-        assert time.monotonic() - started < 1.0
-        assert len(lines) < 10                          # not the 2,980 lines still waiting
-        assert 'flooder' not in reader.ask('/online')[0]
-    finally:
-        reader.close()
-        flooder.close()
-        running.stop()
+def test_a_paced_client_that_leaves_is_logged_out_at_once(make_server, login_all):
+    running = make_server()
+    reader, flooder = login_all(running, 'reader', 'flooder', room='python')
+    reader.sync()
+    flooder.send(''.join('flood %d\r\n' % n for n in range(3000)))   # held over many reads
+    reader.expect('flooder: flood 19')
+    flooder.sock.shutdown(socket.SHUT_WR)
+    started = time.monotonic()
+    lines = reader.expect('flooder left the room.')
+    assert time.monotonic() - started < 1.0
+    assert len(lines) < 10                          # not the 2,980 lines still waiting
+    assert 'flooder' not in reader.ask('/online')[0]
 
 
-def test_a_reset_while_many_reads_are_paced_is_noticed_at_the_next_turn(loop_name):
-    running = ServerThread(loop=loop_name)
-    reader, flooder = Client(running.port), Client(running.port)
-    try:
-        for each, name in ((reader, 'reader'), (flooder, 'flooder')):
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
-        reader.sync()
-        flooder.send(''.join('flood %d\r\n' % n for n in range(3000)))
-        reader.expect('flooder: flood 19')
-        reset(flooder.sock)
-        started = time.monotonic()
-        lines = reader.expect('flooder left the room.')
-        assert time.monotonic() - started < 1.0 and len(lines) < 10
-    finally:
-        reader.close()
-        running.stop()
+def test_a_reset_while_many_reads_are_paced_is_noticed_at_the_next_turn(make_server, login_all):
+    running = make_server()
+    reader, flooder = login_all(running, 'reader', 'flooder', room='python')
+    reader.sync()
+    flooder.send(''.join('flood %d\r\n' % n for n in range(3000)))
+    reader.expect('flooder: flood 19')
+    reset(flooder.sock)
+    started = time.monotonic()
+    lines = reader.expect('flooder left the room.')
+    assert time.monotonic() - started < 1.0 and len(lines) < 10
 
 
-def test_a_paced_session_with_output_and_urgent_data_does_not_make_the_loop_spin(loop_name):
-    running = ServerThread(loop=loop_name, prepare=count_rounds)
+def test_a_paced_session_with_output_and_urgent_data_does_not_make_the_loop_spin(make_server,
+                                                                                 client):
+    running = make_server(prepare=count_rounds)
     running.server.channel_class = SmallSendBuffer
-    greedy = Client(running.port)
-    try:
-        greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        greedy.expect('/login')
-        greedy.ask('/login greedy')
-        greedy.send(b'/help\r\n' * 200)             # paced, with replies it does not read
-        greedy.sock.send(b'!', socket.MSG_OOB)      # and urgent data the session will not read
-        time.sleep(0.3)
-        assert rounds_in(running, 1.0) < 20
-    finally:
-        greedy.close()
-        running.stop()
+    greedy = client(running.port)
+    greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    greedy.expect('/login')
+    greedy.ask('/login greedy')
+    greedy.send(b'/help\r\n' * 200)             # paced, with replies it does not read
+    greedy.sock.send(b'!', socket.MSG_OOB)      # and urgent data the session will not read
+    time.sleep(0.3)
+    assert rounds_in(running, 1.0) < 20
 
 
-def test_over_long_lines_are_paced_like_any_other(loop_name):
-    running = ServerThread(loop=loop_name, max_line=100)
-    client = Client(running.port)
-    try:
-        client.expect('/login')
-        until = time.monotonic() + 1.0                 # before the send: a stall counts no more
-        client.send((b'x' * 200 + b'\r\n') * 100)
-        got = arrivals(client, 100, until)
-        assert 20 <= len(got) <= 26
-        assert all('too long' in line for _, line in got)
-    finally:
-        client.close()
-        running.stop()
+def test_over_long_lines_are_paced_like_any_other(make_server, client):
+    running = make_server(max_line=100)
+    client = client(running.port)
+    client.expect('/login')
+    until = time.monotonic() + 1.0                 # before the send: a stall counts no more
+    client.send((b'x' * 200 + b'\r\n') * 100)
+    got = arrivals(client, 100, until)
+    assert 20 <= len(got) <= 26
+    assert all('too long' in line for _, line in got)
 
 
 def test_a_flood_of_empty_lines_costs_other_users_nothing(program, client):
@@ -303,17 +289,12 @@ def test_the_line_rate_counts_by_the_servers_clock(stepped):
 
 
 @pytest.mark.every_loop
-def test_a_browser_that_floods_is_paced_not_cut(loop_name):
-    running = ServerThread(loop=loop_name, web=True)
-    flooder, reader = WebClient(running.web_port), WebClient(running.web_port)
-    try:
-        for client, name in ((reader, 'reader'), (flooder, 'flooder')):
-            log_in(client, name, 'python')
-        flooder.send(''.join('line %d\r\n' % n for n in range(40)))
-        assert reader.expect('line 17')[-1] == 'flooder: line 17'    # the burst: 20 - 2
-        assert reader.expect('line 39')[-1] == 'flooder: line 39'    # the rest, paced
-        assert flooder.ask('/online')[-1].startswith('Online in python (2)')
-    finally:
-        flooder.close()
-        reader.close()
-        running.stop()
+def test_a_browser_that_floods_is_paced_not_cut(make_server, web_client):
+    running = make_server(web=True)
+    flooder, reader = web_client(running.web_port), web_client(running.web_port)
+    for client, name in ((reader, 'reader'), (flooder, 'flooder')):
+        log_in(client, name, 'python')
+    flooder.send(''.join('line %d\r\n' % n for n in range(40)))
+    assert reader.expect('line 17')[-1] == 'flooder: line 17'    # the burst: 20 - 2
+    assert reader.expect('line 39')[-1] == 'flooder: line 39'    # the rest, paced
+    assert flooder.ask('/online')[-1].startswith('Online in python (2)')

@@ -17,7 +17,7 @@ import sys
 import time
 
 import pytest
-from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, WINDOWS, Client, Program, ServerThread
+from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, WINDOWS, Program
 
 from chat import __main__ as program_main
 from chat.loop import SELECT_LIMIT, SIGNAL_CHECK
@@ -39,7 +39,7 @@ def winlike_environment():
 # ---- Windows
 
 @pytest.mark.skipif(WINDOWS, reason='the simulation of Windows: the real one runs the rest')
-def test_windows_like_interpreter_runs_the_server_and_ctrl_c_stops_it_within_a_second(client):
+def test_windows_like_interpreter_runs_the_server_and_ctrl_c_stops_it_within_a_second(login_all):
     """Simulated: tests/winlike takes poll, epoll and resource away, and holds signals back
     while select() waits, as Windows does with Ctrl-C."""
     server = Program('--port', '0', loop='select', env=winlike_environment())
@@ -47,11 +47,7 @@ def test_windows_like_interpreter_runs_the_server_and_ctrl_c_stops_it_within_a_s
         port = server.port()
         assert 'listening on' in server.log[0]
         server.expect('the select loop watches at most %d connections' % SELECT_LIMIT)
-        alice, bob = client(port), client(port)
-        for each, name in ((alice, 'alice'), (bob, 'bob')):
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
+        alice, bob = login_all(port, 'alice', 'bob', room='python')
         alice.sync()
         bob.send('你好 from a Windows-like interpreter')
         assert alice.line() == 'bob: 你好 from a Windows-like interpreter'
@@ -96,16 +92,12 @@ def test_windows_like_interpreter_has_only_the_select_loop():
     assert done.stdout.split(None, 1) == ['False', "['select']\n"], done.stderr
 
 
-def test_select_loop_caps_max_clients_at_what_select_can_watch():
-    running = ServerThread(loop='select', max_clients=SELECT_LIMIT * 10)
-    client = Client(running.port)
-    try:
-        assert running.server.limits.max_clients == SELECT_LIMIT < 1024
-        client.expect('/login')
-        assert client.ask('/login alice')[0].startswith('Welcome, alice')
-    finally:
-        client.close()
-        running.stop()
+def test_select_loop_caps_max_clients_at_what_select_can_watch(make_server, client):
+    running = make_server(loop='select', max_clients=SELECT_LIMIT * 10)
+    alice = client(running.port)
+    assert running.server.limits.max_clients == SELECT_LIMIT < 1024
+    alice.expect('/login')
+    assert alice.ask('/login alice')[0].startswith('Welcome, alice')
 
 
 def test_a_second_server_cannot_take_a_port_in_use():
@@ -211,7 +203,7 @@ def test_a_low_open_file_limit_is_logged_after_listening(monkeypatch, caplog):
 # ---- macOS: a hang-up that comes with input
 
 @pytest.mark.parametrize('loop_name', READY_LOOPS)
-def test_input_that_comes_with_a_hang_up_is_read_and_answered(loop_name):
+def test_input_that_comes_with_a_hang_up_is_read_and_answered(make_server, client):
     """Simulated: macOS's poll() reports a half-close as POLLHUP with POLLIN, where Linux
     reports POLLIN alone; here every POLLIN the poller reports carries POLLHUP too."""
     def hang_up_with_input(loop):
@@ -220,14 +212,12 @@ def test_input_that_comes_with_a_hang_up_is_read_and_answered(loop_name):
             (fd, flags | select.POLLHUP if flags & select.POLLIN else flags)
             for fd, flags in wait(timeout)]
 
-    running = ServerThread(loop=loop_name, prepare=hang_up_with_input)
-    try:
-        script = Client(running.port)
-        script.send(b'/login scripted\n/python\n/online\nbye')
-        script.sock.shutdown(socket.SHUT_WR)   # the end of input, as `printf ... | nc` sends
-        lines = script.read_to_close()
-        script.close()
-    finally:
-        running.stop()
+    running = make_server(prepare=hang_up_with_input)
+    script = client(running.port)
+    script.send(b'/login scripted\n/python\n/online\nbye')
+    script.sock.shutdown(socket.SHUT_WR)   # the end of input, as `printf ... | nc` sends
+    lines = script.read_to_close()
+    script.close()
+    running.stop()
     assert 'Welcome, scripted! You are in the hall.' in lines
     assert 'Online in python (1): scripted' in lines

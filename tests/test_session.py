@@ -3,7 +3,6 @@
 import socket
 
 import pytest
-from conftest import Client, ServerThread
 
 from chat.telnet import AYT_REPLY
 
@@ -152,14 +151,11 @@ def test_line_of_exactly_the_limit_is_accepted(login):
     assert alice.sync() == ['bob: ' + 'z' * 4096]
 
 
-def test_max_line_option_sets_the_limit(loop_name):
-    running = ServerThread(loop=loop_name, max_line=100)
-    try:
-        client = Client(running.port)
-        client.expect('/login')
-        client.send(b'/login ' + b'a' * 94 + b'\r\n')
-        assert 'too long' in client.line()
-        assert client.ask('/login ann')[0].startswith('Welcome, ann')
-        client.close()
-    finally:
-        running.stop()
+def test_max_line_option_sets_the_limit(make_server, client):
+    running = make_server(max_line=100)
+    sender = client(running.port)
+    sender.expect('/login')
+    sender.send(b'/login ' + b'a' * 94 + b'\r\n')
+    assert 'too long' in sender.line()
+    assert sender.ask('/login ann')[0].startswith('Welcome, ann')
+    sender.close()

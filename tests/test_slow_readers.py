@@ -11,8 +11,17 @@ import time
 import tracemalloc
 
 import pytest
-from conftest import (TIMEOUT, Client, MiB, ServerThread, SmallSendBuffer, StrictRequest,
-                      StrictWebSession, WebClient, chat_pair, log_in)
+from conftest import (
+    TIMEOUT,
+    Client,
+    MiB,
+    ServerThread,
+    SmallSendBuffer,
+    StrictRequest,
+    StrictWebSession,
+    chat_pair,
+    log_in,
+)
 
 from chat.limits import MAX_QUEUE
 
@@ -85,42 +94,35 @@ def test_slow_reader_is_cut_memory_holds_and_the_others_get_everything(program, 
     assert growth < 16 * MiB
 
 
-def test_worst_case_memory_per_slow_reader_stays_within_the_stated_bound(loop_name):
+def test_worst_case_memory_per_slow_reader_stays_within_the_stated_bound(make_server, client):
     """Readers that never read, each filled to the output cap until it is cut: what Python
     allocates for them, counted by tracemalloc, stays within docs/protocol.md's bound.
     Small send buffers stand in for slow links (see SmallSendBuffer)."""
     readers = 300
-    running = ServerThread(loop=loop_name, line_rate=0, max_per_address=0)
+    running = make_server(line_rate=0, max_per_address=0)
     running.server.channel_class = SmallSendBuffer
-    clients = []
+    for n in range(readers):
+        reader = client(running.port)
+        reader.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.expect('/login')
+        reader.ask('/login r%d' % n)
+        reader.ask('/python')
+    flooder = client(running.port)
+    flooder.expect('/login')
+    flooder.ask('/login flooder')
+    flooder.ask('/python')
+    tracemalloc.start()
     try:
-        for n in range(readers):
-            reader = Client(running.port)
-            reader.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            reader.expect('/login')
-            reader.ask('/login r%d' % n)
-            reader.ask('/python')
-            clients.append(reader)
-        flooder = Client(running.port)
-        clients.append(flooder)
-        flooder.expect('/login')
-        flooder.ask('/login flooder')
-        flooder.ask('/python')
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            flooder.send(('w' * 4000 + '\r\n') * 40)         # past every reader's cap
-            deadline = time.monotonic() + TIMEOUT * 4
-            while len(running.server.sessions) > 1:
-                assert time.monotonic() < deadline, 'the slow readers were never cut'
-                time.sleep(0.05)
-            peak = tracemalloc.get_traced_memory()[1] - before
-        finally:
-            tracemalloc.stop()
+        before = tracemalloc.get_traced_memory()[0]
+        flooder.send(('w' * 4000 + '\r\n') * 40)         # past every reader's cap
+        deadline = time.monotonic() + TIMEOUT * 4
+        while len(running.server.sessions) > 1:
+            assert time.monotonic() < deadline, 'the slow readers were never cut'
+            time.sleep(0.05)
+        peak = tracemalloc.get_traced_memory()[1] - before
     finally:
-        for each in clients:
-            each.close()
-        running.stop()
+        tracemalloc.stop()
+    running.stop()
     per_reader = peak / readers
     print('worst case: %d slow readers at the %d-byte output cap: peak %.1f MiB allocated, '
           '%.1f KiB per reader' % (readers, MAX_QUEUE, peak / MiB, per_reader / 1024))
@@ -141,48 +143,37 @@ class SmallSendBufferRequest(StrictRequest):
 
 
 @pytest.mark.every_loop
-def test_a_browser_that_never_reads_is_cut_as_a_slow_reader(loop_name, caplog):
+def test_a_browser_that_never_reads_is_cut_as_a_slow_reader(make_server, web_client, client,
+                                                            caplog):
     """A tab left open on a sleeping laptop."""
     caplog.set_level(logging.INFO, logger='chat')
-    running = ServerThread(loop=loop_name, web=True, max_queue=16 * 1024, line_rate=0)
+    running = make_server(web=True, max_queue=16 * 1024, line_rate=0)
     running.web.request_class = SmallSendBufferRequest
-    sleeper = WebClient(running.web_port)
-    talker = Client(running.port)
-    try:
-        sleeper.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        log_in(sleeper, 'sleeper', 'python')
-        log_in(talker, 'talker', 'python')
-        talker.send(('z' * 1000 + '\r\n') * 3000)
-        talker.expect('sleeper left the room.')
-        assert any('(sleeper): slow reader' in record.getMessage()
-                   for record in caplog.records)
-        assert not [record for record in caplog.records if record.exc_info]
-    finally:
-        sleeper.close()
-        talker.close()
-        running.stop()
+    sleeper = web_client(running.web_port)
+    talker = client(running.port)
+    sleeper.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    log_in(sleeper, 'sleeper', 'python')
+    log_in(talker, 'talker', 'python')
+    talker.send(('z' * 1000 + '\r\n') * 3000)
+    talker.expect('sleeper left the room.')
+    assert any('(sleeper): slow reader' in record.getMessage()
+               for record in caplog.records)
+    assert not [record for record in caplog.records if record.exc_info]
 
 
-def test_a_cut_session_dispatches_nothing_more_of_what_it_sent(loop_name):
-    running = ServerThread(loop=loop_name, line_rate=0, max_queue=16 * 1024)
+def test_a_cut_session_dispatches_nothing_more_of_what_it_sent(make_server, client):
+    running = make_server(line_rate=0, max_queue=16 * 1024)
     running.server.channel_class = SmallSendBuffer
-    member, greedy = Client(running.port), Client(running.port)
-    try:
-        greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        for each, name in ((member, 'member'), (greedy, 'greedy')):
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
-        member.sync()
-        # One read: replies to /help enough to be cut, then a line that must go nowhere.
-        greedy.send(b'/help\r\n' * 2000 + b'after the cut\r\n')
-        lines = member.expect('greedy left the room.')
-        assert 'greedy: after the cut' not in lines
-        assert member.sync() == []
-    finally:
-        member.close()
-        greedy.close()
-        running.stop()
+    member, greedy = client(running.port), client(running.port)
+    greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    for each, name in ((member, 'member'), (greedy, 'greedy')):
+        log_in(each, name, 'python')
+    member.sync()
+    # One read: replies to /help enough to be cut, then a line that must go nowhere.
+    greedy.send(b'/help\r\n' * 2000 + b'after the cut\r\n')
+    lines = member.expect('greedy left the room.')
+    assert 'greedy: after the cut' not in lines
+    assert member.sync() == []
 
 
 def test_many_senders_at_once_do_not_cut_a_reader_who_reads(loop_name):

@@ -12,7 +12,6 @@ import time
 import pytest
 from conftest import OTHER_LOOPBACKS, TIMEOUT, Client, MiB, chat_pair, reset
 
-
 # Load is where the loops differ most: each loop.
 pytestmark = pytest.mark.every_loop
 

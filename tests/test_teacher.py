@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import TIMEOUT, Client, ServerThread, WebClient, needs_other_loopbacks
+from conftest import TIMEOUT, Client, ServerThread, WebClient, log_in, needs_other_loopbacks
 
 from chat.__main__ import local_addresses
 from chat.limits import Attempts
@@ -110,16 +110,12 @@ def test_a_third_wrong_op_password_closes_the_connection(classroom):
     assert 'password' in student.read_to_close()[-1]
 
 
-def test_without_an_op_password_there_are_no_operators(loop_name):
-    running = ServerThread(loop=loop_name)
-    student = Client(running.port)
-    try:
-        student.expect('/login')
-        student.ask('/login student')
-        assert 'no operator password' in student.ask('/op anything')[0]
-    finally:
-        student.close()
-        running.stop()
+def test_without_an_op_password_there_are_no_operators(make_server, client):
+    running = make_server()
+    student = client(running.port)
+    student.expect('/login')
+    student.ask('/login student')
+    assert 'no operator password' in student.ask('/op anything')[0]
 
 
 @pytest.mark.parametrize('command', ['/kick bob', '/mute bob', '/unmute bob', '/ban bob',
@@ -238,24 +234,18 @@ def test_a_ban_closes_every_connection_from_the_address_and_refuses_new_ones(cla
 
 
 @needs_other_loopbacks
-def test_a_banned_address_gets_403_on_the_web_port(loop_name):
-    running = ServerThread(loop=loop_name, web=True, op_password=TEACHER)
-    op, bob = Client(running.port), Client(running.port, source='127.0.0.2')
-    try:
-        for client, name in ((op, 'teacher'), (bob, 'bob')):
-            client.expect('/login')
-            client.ask('/login ' + name)
-        op.ask('/op ' + TEACHER)
-        op.ask('/ban bob')
-        with socket.create_connection(('127.0.0.1', running.web_port),
-                                      source_address=('127.0.0.2', 0), timeout=5) as page:
-            page.sendall(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-            answer = page.recv(4096)
-        assert answer.startswith(b'HTTP/1.1 403') and b'banned' in answer
-    finally:
-        op.close()
-        bob.close()
-        running.stop()
+def test_a_banned_address_gets_403_on_the_web_port(make_server, client):
+    running = make_server(web=True, op_password=TEACHER)
+    op, bob = client(running.port), client(running.port, source='127.0.0.2')
+    for each, name in ((op, 'teacher'), (bob, 'bob')):
+        log_in(each, name)
+    op.ask('/op ' + TEACHER)
+    op.ask('/ban bob')
+    with socket.create_connection(('127.0.0.1', running.web_port),
+                                  source_address=('127.0.0.2', 0), timeout=5) as page:
+        page.sendall(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+        answer = page.recv(4096)
+    assert answer.startswith(b'HTTP/1.1 403') and b'banned' in answer
 
 
 def test_an_address_with_an_operator_cannot_be_banned(classroom):

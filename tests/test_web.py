@@ -12,8 +12,17 @@ import subprocess
 import sys
 
 import pytest
-from conftest import (TIMEOUT, UPGRADE, Client, ServerThread, StrictServer,
-                      StrictWebServer, WebClient, client_frame, read_to_end)
+from conftest import (
+    TIMEOUT,
+    UPGRADE,
+    Client,
+    ServerThread,
+    StrictServer,
+    StrictWebServer,
+    WebClient,
+    client_frame,
+    read_to_end,
+)
 
 from chat.limits import Limits
 from chat.loop import LOOPS, capacity, make_loop
@@ -142,16 +151,13 @@ def test_the_pages_own_origin_and_no_origin_may_chat(web_connect, web_server):
     assert program.ask('/login program')[0].startswith('Welcome, program')
 
 
-def test_an_origin_given_with_web_origin_may_chat(loop_name):
-    running = ServerThread(loop=loop_name, web=True, origins=['https://class.example'])
-    try:
-        allowed = WebClient(running.web_port, origin='https://class.example')
-        allowed.expect('/login')
-        allowed.close()
-        head, _ = upgrade(running.web_port, 'Origin: https://other.example\r\n')
-        assert head.startswith('HTTP/1.1 403')
-    finally:
-        running.stop()
+def test_an_origin_given_with_web_origin_may_chat(make_server, web_client):
+    running = make_server(web=True, origins=['https://class.example'])
+    allowed = web_client(running.web_port, origin='https://class.example')
+    allowed.expect('/login')
+    allowed.close()
+    head, _ = upgrade(running.web_port, 'Origin: https://other.example\r\n')
+    assert head.startswith('HTTP/1.1 403')
 
 
 def test_frames_sent_right_behind_the_upgrade_are_read(web_server):
@@ -248,16 +254,12 @@ def test_page_loads_count_against_the_per_address_limit(loop_name):
 
 
 @pytest.mark.every_loop
-def test_a_full_server_answers_a_browser_503_full(loop_name):
-    running = ServerThread(loop=loop_name, web=True, max_clients=1)
-    telnet = Client(running.port)
-    try:
-        telnet.expect('/login')
-        head, body = get(running.web_port)
-        assert head.startswith('HTTP/1.1 503') and b'full' in body
-    finally:
-        telnet.close()
-        running.stop()
+def test_a_full_server_answers_a_browser_503_full(make_server, client):
+    running = make_server(web=True, max_clients=1)
+    telnet = client(running.port)
+    telnet.expect('/login')
+    head, body = get(running.web_port)
+    assert head.startswith('HTTP/1.1 503') and b'full' in body
 
 
 # ---- the program, and the request deadline on the server's clock
