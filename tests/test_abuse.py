@@ -11,7 +11,7 @@ import socket
 import threading
 
 import pytest
-from conftest import ONE_LOOP, TIMEOUT, Client, MiB, ServerThread, log_in, needs_other_loopbacks
+from conftest import ONE_LOOP, TIMEOUT, MiB, log_in, needs_other_loopbacks
 
 from chat.limits import MAX_PER_ADDRESS, address_key
 
@@ -76,7 +76,7 @@ def test_ipv4_addresses_count_alone_and_ipv6_ones_by_their_64(host, key):
 
 # ---- refusals: the newcomer gets its line, the log a few
 
-def test_a_refused_newcomer_gets_its_line_even_if_it_sent_first(loop_name):
+def test_a_refused_newcomer_gets_its_line_even_if_it_sent_first(make_server, client):
     gate, parked = threading.Event(), threading.Event()
     gate.set()
 
@@ -93,23 +93,20 @@ def test_a_refused_newcomer_gets_its_line_even_if_it_sent_first(loop_name):
 
         loop.poll = gated_poll
 
-    running = ServerThread(loop=loop_name, max_clients=1, prepare=gated)
-    first = Client(running.port)
+    running = make_server(max_clients=1, prepare=gated)
+    client(running.port).expect('/login')
     try:
-        first.expect('/login')
         for _ in range(20):
             gate.clear()
             assert parked.wait(TIMEOUT)
-            extra = Client(running.port)
+            extra = client(running.port)
             extra.sock.sendall(b'/login pushy\r\n' * 100)    # unread when it is refused
             gate.set()
             assert extra.read_to_close() == [
                 'Sorry, the server is full; please try again later.']
             extra.close()
     finally:
-        gate.set()
-        first.close()
-        running.stop()
+        gate.set()                                 # a loop parked at the gate cannot stop
 
 
 def test_a_storm_of_refusals_is_logged_in_a_few_lines(program, client):
@@ -154,10 +151,11 @@ def test_churn_leaves_memory_flat_while_an_idler_waits_in_the_hall(program, clie
     assert idler.ask('/login idler')[0].startswith('Welcome, idler')
 
 
-def test_sessions_closed_at_the_end_of_the_shutdown_grace_are_logged(loop_name, caplog):
+def test_sessions_closed_at_the_end_of_the_shutdown_grace_are_logged(make_server, client,
+                                                                    caplog):
     caplog.set_level(logging.INFO, logger='chat')
-    running = ServerThread(loop=loop_name, line_rate=0, max_queue=256 * MiB)
-    sluggard, talker = Client(running.port), Client(running.port)
+    running = make_server(line_rate=0, max_queue=256 * MiB)
+    sluggard, talker = client(running.port), client(running.port)
     sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
         log_in(each, name, 'python')

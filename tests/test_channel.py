@@ -15,9 +15,7 @@ import pytest
 from conftest import (
     ONE_LOOP,
     TIMEOUT,
-    Client,
     MiB,
-    ServerThread,
     SmallSendBuffer,
     StrictSession,
     client_frame,
@@ -253,37 +251,26 @@ def test_every_kind_of_close_leaves_nothing_behind(make_server, client):
             len(server.turns), len(server.lingering)) == ({}, {}, 0, 0, 0, 0)
 
 
-def test_every_close_is_logged_once_with_its_reason(caplog, loop_name):
+def test_every_close_is_logged_once_with_its_reason(caplog, make_server, client, login_all):
     caplog.set_level(logging.INFO, logger='chat')
-    running = ServerThread(max_queue=64 * 1024, login_timeout=0.5, max_clients=5,
-                           line_rate=0, loop=loop_name)
-    clients = []
-    try:
-        for name in ('leaver', 'resetter', 'slow', 'talker'):   # each logs in as it connects
-            client = Client(running.port)
-            clients.append(client)
-            client.expect('/login')
-            client.ask('/login ' + name)
-        leaver, resetter, slow, talker = clients
-        idle = Client(running.port)                     # the 5th: it will not log in
-        clients.append(idle)
-        idle.expect('/login')
-        extra = Client(running.port)                    # the 6th, within idle's 0.5 s
-        assert 'full' in extra.read_to_close()[0]
-        extra.close()
-        leaver.send('/logout')
-        leaver.read_to_close()
-        reset(resetter.sock)
-        slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.ask('/python')
-        talker.ask('/python')
-        talker.send(('x' * 1000 + '\r\n') * 6000)   # more than the kernel's buffers hold
-        talker.sync()
-        assert 'timeout' in idle.read_to_close()[0]
-    finally:
-        running.stop()
-        for client in clients:
-            client.close()
+    running = make_server(max_queue=64 * 1024, login_timeout=0.5, max_clients=5, line_rate=0)
+    # each logs in as it connects
+    leaver, resetter, slow, talker = login_all(running, 'leaver', 'resetter', 'slow', 'talker')
+    idle = client(running.port)                     # the 5th: it will not log in
+    idle.expect('/login')
+    extra = client(running.port)                    # the 6th, within idle's 0.5 s
+    assert 'full' in extra.read_to_close()[0]
+    extra.close()
+    leaver.send('/logout')
+    leaver.read_to_close()
+    reset(resetter.sock)
+    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.ask('/python')
+    talker.ask('/python')
+    talker.send(('x' * 1000 + '\r\n') * 6000)   # more than the kernel's buffers hold
+    talker.sync()
+    assert 'timeout' in idle.read_to_close()[0]
+    running.stop()                                  # talker's close: the shutdown's
     closes = [record.getMessage() for record in caplog.records
               if ' closed' in record.getMessage() or ' refused' in record.getMessage()]
     reasons = {

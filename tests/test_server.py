@@ -4,7 +4,7 @@ import asyncore
 import socket
 
 import pytest
-from conftest import Client, ServerThread, reset
+from conftest import reset
 
 from chat.rooms import ChatRoom, Hall
 from chat.server import BACKLOG, Server
@@ -28,21 +28,15 @@ def test_users_holds_each_logged_in_session_until_it_leaves(chat_server, login):
 
 
 @pytest.mark.every_loop
-def test_two_servers_in_one_process_keep_to_their_own_maps(loop_name):
-    first, second = ServerThread(loop=loop_name), ServerThread(loop=loop_name)
-    a, b = Client(first.port), Client(second.port)
-    try:
-        a.expect('/login')
-        b.expect('/login')
-        a.ask('/login same')
-        assert b.ask('/login same')[0].startswith('Welcome, same')
-        assert first.server.map is not second.server.map
-        assert not asyncore.socket_map                    # the global map is never used
-    finally:
-        a.close()
-        b.close()
-        first.stop()
-        second.stop()
+def test_two_servers_in_one_process_keep_to_their_own_maps(make_server, client):
+    first, second = make_server(), make_server()
+    a, b = client(first.port), client(second.port)
+    a.expect('/login')
+    b.expect('/login')
+    a.ask('/login same')
+    assert b.ask('/login same')[0].startswith('Welcome, same')
+    assert first.server.map is not second.server.map
+    assert not asyncore.socket_map                    # the global map is never used
 
 
 def test_each_connection_gets_its_own_session_in_the_hall(chat_server, connect):

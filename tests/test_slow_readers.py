@@ -13,9 +13,7 @@ import tracemalloc
 import pytest
 from conftest import (
     TIMEOUT,
-    Client,
     MiB,
-    ServerThread,
     SmallSendBuffer,
     StrictRequest,
     StrictWebSession,
@@ -176,22 +174,13 @@ def test_a_cut_session_dispatches_nothing_more_of_what_it_sent(make_server, clie
     assert member.sync() == []
 
 
-def test_many_senders_at_once_do_not_cut_a_reader_who_reads(loop_name):
+def test_many_senders_at_once_do_not_cut_a_reader_who_reads(make_server, login_all):
     """All in one round, more than --max-queue for the reader, which the kernel takes."""
-    running = ServerThread(loop=loop_name, max_queue=16 * 1024, line_rate=0)
-    reader = Client(running.port)
-    senders = [Client(running.port) for _ in range(12)]
-    try:
-        for each, name in [(reader, 'reader')] + [(s, 's%d' % n) for n, s in enumerate(senders)]:
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
-        reader.sync()
-        for sender in senders:
-            sender.send(('y' * 100 + '\r\n') * 20)
-        reader.expect_all(*('s%d: %s' % (n, 'y' * 100) for n in range(12)))
-        assert 'Online in python (13)' in reader.ask('/online')[-1]
-    finally:
-        for each in [reader] + senders:
-            each.close()
-        running.stop()
+    running = make_server(max_queue=16 * 1024, line_rate=0)
+    reader, *senders = login_all(running, 'reader', *('s%d' % n for n in range(12)),
+                                 room='python')
+    reader.sync()
+    for sender in senders:
+        sender.send(('y' * 100 + '\r\n') * 20)
+    reader.expect_all(*('s%d: %s' % (n, 'y' * 100) for n in range(12)))
+    assert 'Online in python (13)' in reader.ask('/online')[-1]

@@ -16,7 +16,6 @@ from conftest import (
     TIMEOUT,
     UPGRADE,
     Client,
-    ServerThread,
     StrictServer,
     StrictWebServer,
     WebClient,
@@ -219,38 +218,28 @@ def test_logout_says_goodbye_then_closes_with_1000(web_connect):
 
 
 @pytest.mark.every_loop
-def test_shutdown_says_so_then_closes_with_1001(loop_name):
-    running = ServerThread(loop=loop_name, web=True)
-    client = WebClient(running.web_port)
-    try:
-        client.expect('/login')
-        running.loop.stop()
-        assert 'shutting down' in client.read_to_close()[-1]
-        assert client.close_code == 1001
-    finally:
-        running.thread.join(5)
-        client.close()
+def test_shutdown_says_so_then_closes_with_1001(make_server, web_client):
+    running = make_server(web=True)
+    browser = web_client(running.web_port)
+    browser.expect('/login')
+    running.loop.stop()                     # the shutdown, read while it goes on
+    assert 'shutting down' in browser.read_to_close()[-1]
+    assert browser.close_code == 1001
 
 
 # ---- the limits count every connection, to either port
 
 @pytest.mark.every_loop
-def test_page_loads_count_against_the_per_address_limit(loop_name):
-    running = ServerThread(loop=loop_name, web=True, max_per_address=3)
-    loading = [socket.create_connection(('127.0.0.1', running.web_port)) for _ in range(2)]
-    telnet = Client(running.port)
-    try:
-        telnet.expect('/login')             # two page loads and a telnet user: 3
-        head, body = get(running.web_port)
-        assert head.startswith('HTTP/1.1 503') and b'too many connections' in body
-        refused = Client(running.port)
-        assert 'too many connections' in refused.read_to_close()[0]
-        refused.close()
-    finally:
-        for sock in loading:
-            sock.close()
-        telnet.close()
-        running.stop()
+def test_page_loads_count_against_the_per_address_limit(make_server, client):
+    running = make_server(web=True, max_per_address=3)
+    for _ in range(2):
+        client(running.web_port)            # a page load, its request not sent yet
+    telnet = client(running.port)
+    telnet.expect('/login')                 # two page loads and a telnet user: 3
+    head, body = get(running.web_port)
+    assert head.startswith('HTTP/1.1 503') and b'too many connections' in body
+    refused = client(running.port)
+    assert 'too many connections' in refused.read_to_close()[0]
 
 
 @pytest.mark.every_loop
