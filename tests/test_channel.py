@@ -12,17 +12,8 @@ import sys
 import time
 
 import pytest
-from conftest import (
-    ONE_LOOP,
-    TIMEOUT,
-    MiB,
-    SmallSendBuffer,
-    StrictSession,
-    client_frame,
-    log_in,
-    read_to_end,
-    reset,
-)
+from conftest import (ONE_LOOP, TIMEOUT, MiB, SmallSendBuffer, StrictSession, client_frame,
+                      log_in, read_to_end, reset)
 
 from chat.channel import finish_connection
 from chat.limits import LINGER

@@ -13,18 +13,8 @@ import threading
 import time
 
 import pytest
-from conftest import (
-    ONE_LOOP,
-    READY_LOOPS,
-    TIMEOUT,
-    Client,
-    SmallSendBuffer,
-    count_rounds,
-    log_in,
-    reset,
-    rounds_in,
-    turn,
-)
+from conftest import (ONE_LOOP, READY_LOOPS, TIMEOUT, Client, SmallSendBuffer, count_rounds,
+                      log_in, reset, rounds_in, turn)
 
 from chat.loop import HANG_UP
 

@@ -11,15 +11,8 @@ import time
 import tracemalloc
 
 import pytest
-from conftest import (
-    TIMEOUT,
-    MiB,
-    SmallSendBuffer,
-    StrictRequest,
-    StrictWebSession,
-    chat_pair,
-    log_in,
-)
+from conftest import (TIMEOUT, MiB, SmallSendBuffer, StrictRequest, StrictWebSession, chat_pair,
+                      log_in)
 
 from chat.limits import MAX_QUEUE
 

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import TIMEOUT, Client, ServerThread, WebClient, log_in, needs_other_loopbacks
+from conftest import TIMEOUT, Client, log_in, needs_other_loopbacks
 
 from chat.__main__ import local_addresses
 from chat.limits import Attempts
@@ -22,29 +22,25 @@ TEACHER = 'heron & kestrel'          # a space in it: a password is the whole re
 
 
 @pytest.fixture
-def classroom(loop_name, caplog):
+def classroom(make_server, client, web_client, caplog):
     """A server with both passwords, and a function that opens logged-in clients to it."""
     caplog.set_level(logging.INFO, logger='chat')
-    running = ServerThread(loop=loop_name, web=True, password=CLASS, op_password=TEACHER)
-    clients = []
+    running = make_server(web=True, password=CLASS, op_password=TEACHER)
 
     def join(name, room=None, source=None, browser=False):
         if browser:
-            client = WebClient(running.web_port)
+            each = web_client(running.web_port)
         else:
-            client = Client(running.port, source=source)
-        clients.append(client)
-        client.expect('password')
-        assert client.ask('/login %s %s' % (name, CLASS))[0].startswith('Welcome, ' + name)
+            each = client(running.port, source=source)
+        each.expect('password')
+        assert each.ask('/login %s %s' % (name, CLASS))[0].startswith('Welcome, ' + name)
         if room:
-            client.ask('/' + room)
-        return client
+            each.ask('/' + room)
+        return each
 
     join.running = running
     yield join
-    for client in clients:
-        client.close()
-    running.stop()
+    running.stop()                          # all it logs, before the log is read
     logged = '\n'.join(record.getMessage() for record in caplog.records)
     assert CLASS not in logged and TEACHER not in logged and 'heron' not in logged
     assert not [record for record in caplog.records if record.exc_info]

@@ -12,16 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import (
-    TIMEOUT,
-    UPGRADE,
-    Client,
-    StrictServer,
-    StrictWebServer,
-    WebClient,
-    client_frame,
-    read_to_end,
-)
+from conftest import (TIMEOUT, UPGRADE, StrictServer, StrictWebServer, client_frame,
+                      log_in, read_to_end)
 
 from chat.limits import Limits
 from chat.loop import LOOPS, capacity, make_loop
@@ -159,32 +151,24 @@ def test_an_origin_given_with_web_origin_may_chat(make_server, web_client):
     assert head.startswith('HTTP/1.1 403')
 
 
-def test_frames_sent_right_behind_the_upgrade_are_read(web_server):
-    client = WebClient(web_server.web_port, upgrade=False)
+def test_frames_sent_right_behind_the_upgrade_are_read(web_server, web_client):
+    eager = web_client(web_server.web_port, upgrade=False)
     request = UPGRADE.format(host='127.0.0.1:%d' % web_server.web_port, extra='')
-    try:
-        client.sock.sendall(request.encode() + client_frame(b'/login eager'))
-        assert client.head().startswith('HTTP/1.1 101')
-        assert client.expect('Welcome, ')[-1].startswith('Welcome, eager')
-    finally:
-        client.close()
+    eager.sock.sendall(request.encode() + client_frame(b'/login eager'))
+    assert eager.head().startswith('HTTP/1.1 101')
+    assert eager.expect('Welcome, ')[-1].startswith('Welcome, eager')
 
 
 # ---- a browser user is a chat session like any other
 
-def test_a_browser_user_and_a_telnet_user_chat_both_ways(web_server, web_connect):
+def test_a_browser_user_and_a_telnet_user_chat_both_ways(web_server, web_connect, client):
     browser = login(web_connect(), '小明', 'python')
-    telnet = Client(web_server.port)
-    try:
-        telnet.expect('/login')
-        login(telnet, 'tess', 'python')
-        browser.send('hello from the browser')
-        assert telnet.expect('小明:')[-1] == '小明: hello from the browser'
-        telnet.send('<b>x</b> back from telnet')
-        assert browser.expect('tess:')[-1] == 'tess: <b>x</b> back from telnet'
-        assert 'Online in python (2): tess, 小明' in browser.ask('/online')[-1]
-    finally:
-        telnet.close()
+    telnet = log_in(client(web_server.port), 'tess', 'python')
+    browser.send('hello from the browser')
+    assert telnet.expect('小明:')[-1] == '小明: hello from the browser'
+    telnet.send('<b>x</b> back from telnet')
+    assert browser.expect('tess:')[-1] == 'tess: <b>x</b> back from telnet'
+    assert 'Online in python (2): tess, 小明' in browser.ask('/online')[-1]
 
 
 def test_a_message_of_many_lines_is_many_lines(web_server, web_connect):

@@ -14,22 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chat.telnet import TOO_LONG
-from chat.websocket import (
-    BINARY,
-    CLOSE,
-    CONTINUATION,
-    INVALID_DATA,
-    NORMAL,
-    PING,
-    PONG,
-    PROTOCOL_ERROR,
-    TEXT,
-    UNSUPPORTED_DATA,
-    WebSocket,
-    accept_key,
-    close_frame,
-    frame,
-)
+from chat.websocket import (BINARY, CLOSE, CONTINUATION, INVALID_DATA, NORMAL, PING, PONG,
+                            PROTOCOL_ERROR, TEXT, UNSUPPORTED_DATA, WebSocket, accept_key,
+                            close_frame, frame)
 
 
 def feed(data, max_line=64):
