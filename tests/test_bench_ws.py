@@ -8,9 +8,9 @@ import sys
 import time
 
 import pytest
-from conftest import TIMEOUT, Program
 
 from chat.loop import LOOPS
+from conftest import TIMEOUT, Program
 
 if not os.path.exists('/proc/self/stat'):          # macOS, Windows: before loadgen's import
     pytest.skip("the load generator reads the server's /proc", allow_module_level=True)

@@ -24,11 +24,8 @@ from chat.web import WebSession
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import (
-        NoAlertPresentException,
-        TimeoutException,
-        WebDriverException,
-    )
+    from selenium.common.exceptions import (NoAlertPresentException, TimeoutException,
+                                            WebDriverException)
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

@@ -17,7 +17,7 @@ from conftest import TIMEOUT
 TELNET = shutil.which('telnet')
 
 try:
-    import pty  # to drive telnet as a terminal: POSIX only
+    import pty                         # to drive telnet as a terminal: POSIX only
 except ImportError:
     pty = None
 

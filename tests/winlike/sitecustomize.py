@@ -26,8 +26,7 @@ for _name in list(vars(select)):
         delattr(select, _name)
 
 # selectors (imported by socket, so already loaded) chose its default with epoll present.
-import selectors  # noqa: E402
-
+import selectors                       # noqa: E402
 for _name in ('PollSelector', 'EpollSelector', 'DevpollSelector', 'KqueueSelector'):
     if hasattr(selectors, _name):
         delattr(selectors, _name)
