@@ -22,7 +22,8 @@ from chat.limits import LINGER
 pytestmark = pytest.mark.every_loop
 
 
-@pytest.mark.every_loop
+# ---- the end of input: what came before it counts, then the session ends
+
 def test_half_closed_client_gets_every_reply_and_its_last_line_counts(login, connect):
     alice = login('alice', 'python')
     script = connect(welcome=False)
@@ -35,42 +36,12 @@ def test_half_closed_client_gets_every_reply_and_its_last_line_counts(login, con
     assert 'left' in alice.expect('left')[-1]
 
 
-@pytest.mark.every_loop
-def test_lines_after_logout_are_ignored(login):
-    alice, bob = login('alice', 'python'), login('bob', 'python')
-    alice.sync()
-    bob.send('/logout\r\nnot sent\r\n/python')
-    assert bob.read_to_close() == ['Goodbye!']
-    assert alice.expect('left') == ['bob left the room.']
-    assert alice.sync() == []
-
-
-@pytest.mark.every_loop
-def test_reset_connection_is_cleaned_up(login, connect):
-    alice, bob = login('alice', 'python'), login('bob', 'python')
-    alice.sync()
-    bob.send('half a li')
-    reset(bob.sock)
-    assert alice.expect('left')[-1] == 'bob left the room.'
-    assert connect().ask('/login bob')[0].startswith('Welcome, bob')
-
-
-@pytest.mark.every_loop
-def test_abrupt_disconnect_frees_the_nickname_and_tells_the_room(login, connect):
-    alice, bob = login('alice', 'python'), login('bob', 'python')
-    alice.sync()
-    bob.close()
-    assert 'left' in alice.expect('left')[-1]
-    assert 'Welcome, bob' in connect().ask('/login bob')[0]
-
-
 @pytest.mark.parametrize('name, data, code', [
     ('unmasked', client_frame(b'hi', masked=False), 1002),
     ('binary', client_frame(b'hi', 0x2), 1003),
     ('invalid UTF-8', client_frame(b'\xc3\x28'), 1007),
     ('a close', client_frame(struct.pack('!H', 1001), 0x8), 1001),
 ])
-@pytest.mark.every_loop
 def test_the_end_of_a_browsers_input_frees_its_nickname_at_once(web_server, web_connect,
                                                                 name, data, code):
     listener = log_in(web_connect(welcome=False), 'listener', 'python')
@@ -80,39 +51,6 @@ def test_the_end_of_a_browsers_input_frees_its_nickname_at_once(web_server, web_
     assert listener.expect('left the room')[-1] == 'leaving left the room.'
     newcomer = web_connect()
     assert newcomer.ask('/login leaving')[0].startswith('Welcome, leaving')
-
-
-@pytest.mark.every_loop
-def test_a_reset_browser_is_cleaned_up(web_server, web_connect):
-    listener = log_in(web_connect(welcome=False), 'listener', 'python')
-    client = log_in(web_connect(welcome=False), 'gone', 'python')
-    reset(client.sock)
-    assert listener.expect('left the room')[-1] == 'gone left the room.'
-
-
-# Linux reads data, end, then nothing of the reset; macOS raises the reset after the
-# data, and Windows may drop unread data when a reset arrives, end or no end.
-@pytest.mark.skipif(sys.platform != 'linux', reason="a reset after the end reads as Linux's")
-def test_a_refusal_is_read_whole_though_the_request_arrives_after_it():
-    """A browser sends its request as it connects, and a refusal may be sent before it arrives.
-
-    Closing with that request unread resets the connection; finish_connection
-    sends the end of output first, so the reply and its end reach the browser
-    ahead of the reset (without it, recv raises ConnectionResetError here).
-    """
-    listener = socket.create_server(('127.0.0.1', 0))
-    browser = socket.create_connection(listener.getsockname(), timeout=TIMEOUT)
-    refused, _ = listener.accept()
-    try:
-        refused.sendall(b'HTTP/1.1 503 Service Unavailable\r\n\r\n')
-        finish_connection(refused)                     # nothing to read yet
-        browser.sendall(b'GET / HTTP/1.1\r\n\r\n')
-        assert select.select([refused], [], [], TIMEOUT)[0]
-        refused.close()                                # the request unread: a reset
-        assert read_to_end(browser) == b'HTTP/1.1 503 Service Unavailable\r\n\r\n'
-    finally:
-        for sock in (listener, browser, refused):
-            sock.close()
 
 
 @ONE_LOOP
@@ -148,6 +86,43 @@ def test_end_of_input_logs_out_at_once_and_closes_within_linger(program, client)
     assert LINGER - 1 < closed_after < LINGER + 3
 
 
+# ---- a reset
+
+def test_reset_connection_is_cleaned_up(login, connect):
+    alice, bob = login('alice', 'python'), login('bob', 'python')
+    alice.sync()
+    bob.send('half a li')
+    reset(bob.sock)
+    assert alice.expect('left')[-1] == 'bob left the room.'
+    assert connect().ask('/login bob')[0].startswith('Welcome, bob')
+
+
+def test_abrupt_disconnect_frees_the_nickname_and_tells_the_room(login, connect):
+    alice, bob = login('alice', 'python'), login('bob', 'python')
+    alice.sync()
+    bob.close()
+    assert 'left' in alice.expect('left')[-1]
+    assert 'Welcome, bob' in connect().ask('/login bob')[0]
+
+
+def test_a_reset_browser_is_cleaned_up(web_server, web_connect):
+    listener = log_in(web_connect(welcome=False), 'listener', 'python')
+    client = log_in(web_connect(welcome=False), 'gone', 'python')
+    reset(client.sock)
+    assert listener.expect('left the room')[-1] == 'gone left the room.'
+
+
+# ---- a logout, and the linger after it
+
+def test_lines_after_logout_are_ignored(login):
+    alice, bob = login('alice', 'python'), login('bob', 'python')
+    alice.sync()
+    bob.send('/logout\r\nnot sent\r\n/python')
+    assert bob.read_to_close() == ['Goodbye!']
+    assert alice.expect('left') == ['bob left the room.']
+    assert alice.sync() == []
+
+
 @ONE_LOOP
 def test_a_client_that_never_reads_after_logout_is_closed_within_linger(make_server, client,
                                                                         caplog):
@@ -168,6 +143,33 @@ def test_a_client_that_never_reads_after_logout_is_closed_within_linger(make_ser
     running.stop()
     assert any('(sluggard): logout; output still unsent after 1 s' in record.getMessage()
                for record in caplog.records)
+
+
+# ---- a refusal's last line, and a send that fails
+
+# Linux reads data, end, then nothing of the reset; macOS raises the reset after the
+# data, and Windows may drop unread data when a reset arrives, end or no end.
+@pytest.mark.skipif(sys.platform != 'linux', reason="a reset after the end reads as Linux's")
+def test_a_refusal_is_read_whole_though_the_request_arrives_after_it():
+    """A browser sends its request as it connects, and a refusal may be sent before it arrives.
+
+    Closing with that request unread resets the connection; finish_connection
+    sends the end of output first, so the reply and its end reach the browser
+    ahead of the reset (without it, recv raises ConnectionResetError here).
+    """
+    listener = socket.create_server(('127.0.0.1', 0))
+    browser = socket.create_connection(listener.getsockname(), timeout=TIMEOUT)
+    refused, _ = listener.accept()
+    try:
+        refused.sendall(b'HTTP/1.1 503 Service Unavailable\r\n\r\n')
+        finish_connection(refused)                     # nothing to read yet
+        browser.sendall(b'GET / HTTP/1.1\r\n\r\n')
+        assert select.select([refused], [], [], TIMEOUT)[0]
+        refused.close()                                # the request unread: a reset
+        assert read_to_end(browser) == b'HTTP/1.1 503 Service Unavailable\r\n\r\n'
+    finally:
+        for sock in (listener, browser, refused):
+            sock.close()
 
 
 class FailingSend(StrictSession):
@@ -193,15 +195,40 @@ def test_an_unusual_send_error_at_a_login_timeout_closes_only_that_session(make_
     other.close()
 
 
-def test_sessions_set_the_keepalive_options_the_platform_has(chat_server, connect):
-    connect().sync()
-    [session] = chat_server.server.sessions
-    sock = session.socket
-    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-    for name, value in (('TCP_KEEPIDLE', 60), ('TCP_KEEPALIVE', 60), ('TCP_KEEPINTVL', 10),
-                        ('TCP_KEEPCNT', 6), ('TCP_USER_TIMEOUT', 120000)):
-        if hasattr(socket, name):
-            assert sock.getsockopt(socket.IPPROTO_TCP, getattr(socket, name)) == value, name
+# ---- every close: logged once, with its reason, and nothing left behind
+
+def test_every_close_is_logged_once_with_its_reason(caplog, make_server, client, login_all):
+    caplog.set_level(logging.INFO, logger='chat')
+    running = make_server(max_queue=64 * 1024, login_timeout=0.5, max_clients=5, line_rate=0)
+    # each logs in as it connects
+    leaver, resetter, slow, talker = login_all(running, 'leaver', 'resetter', 'slow', 'talker')
+    idle = client(running.port)                     # the 5th: it will not log in
+    idle.expect('/login')
+    extra = client(running.port)                    # the 6th, within idle's 0.5 s
+    assert 'full' in extra.read_to_close()[0]
+    extra.close()
+    leaver.send('/logout')
+    leaver.read_to_close()
+    reset(resetter.sock)
+    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.ask('/python')
+    talker.ask('/python')
+    talker.send(('x' * 1000 + '\r\n') * 6000)   # more than the kernel's buffers hold
+    talker.sync()
+    assert 'timeout' in idle.read_to_close()[0]
+    running.stop()                                  # talker's close: the shutdown's
+    closes = [record.getMessage() for record in caplog.records
+              if ' closed' in record.getMessage() or ' refused' in record.getMessage()]
+    reasons = {
+        'leaver': 'logout', 'resetter': 'connection error', 'slow': 'slow reader',
+        'talker': 'shutting down'}
+    for name, reason in reasons.items():
+        [line] = [line for line in closes if '(%s)' % name in line]
+        assert reason in line
+    assert sum('login timeout' in line for line in closes) == 1
+    assert sum('refused: server full' in line for line in closes) == 1
+    assert len(closes) == 6
+    assert not [record for record in caplog.records if record.exc_info]
 
 
 def test_every_kind_of_close_leaves_nothing_behind(make_server, client):
@@ -242,38 +269,17 @@ def test_every_kind_of_close_leaves_nothing_behind(make_server, client):
             len(server.turns), len(server.lingering)) == ({}, {}, 0, 0, 0, 0)
 
 
-def test_every_close_is_logged_once_with_its_reason(caplog, make_server, client, login_all):
-    caplog.set_level(logging.INFO, logger='chat')
-    running = make_server(max_queue=64 * 1024, login_timeout=0.5, max_clients=5, line_rate=0)
-    # each logs in as it connects
-    leaver, resetter, slow, talker = login_all(running, 'leaver', 'resetter', 'slow', 'talker')
-    idle = client(running.port)                     # the 5th: it will not log in
-    idle.expect('/login')
-    extra = client(running.port)                    # the 6th, within idle's 0.5 s
-    assert 'full' in extra.read_to_close()[0]
-    extra.close()
-    leaver.send('/logout')
-    leaver.read_to_close()
-    reset(resetter.sock)
-    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    slow.ask('/python')
-    talker.ask('/python')
-    talker.send(('x' * 1000 + '\r\n') * 6000)   # more than the kernel's buffers hold
-    talker.sync()
-    assert 'timeout' in idle.read_to_close()[0]
-    running.stop()                                  # talker's close: the shutdown's
-    closes = [record.getMessage() for record in caplog.records
-              if ' closed' in record.getMessage() or ' refused' in record.getMessage()]
-    reasons = {
-        'leaver': 'logout', 'resetter': 'connection error', 'slow': 'slow reader',
-        'talker': 'shutting down'}
-    for name, reason in reasons.items():
-        [line] = [line for line in closes if '(%s)' % name in line]
-        assert reason in line
-    assert sum('login timeout' in line for line in closes) == 1
-    assert sum('refused: server full' in line for line in closes) == 1
-    assert len(closes) == 6
-    assert not [record for record in caplog.records if record.exc_info]
+# ---- the socket options a channel sets, where the platform has them
+
+def test_sessions_set_the_keepalive_options_the_platform_has(chat_server, connect):
+    connect().sync()
+    [session] = chat_server.server.sessions
+    sock = session.socket
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    for name, value in (('TCP_KEEPIDLE', 60), ('TCP_KEEPALIVE', 60), ('TCP_KEEPINTVL', 10),
+                        ('TCP_KEEPCNT', 6), ('TCP_USER_TIMEOUT', 120000)):
+        if hasattr(socket, name):
+            assert sock.getsockopt(socket.IPPROTO_TCP, getattr(socket, name)) == value, name
 
 
 def test_sessions_need_none_of_the_optional_socket_options(make_server, login_all, monkeypatch):

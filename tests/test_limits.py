@@ -1,11 +1,13 @@
-"""The limits that protect everyone: slow readers, too many clients, late logins, and the log."""
+"""The limits that protect everyone: too many clients, late logins, the token bucket, and
+the log of refusals. Slow readers are test_slow_readers.py's, pacing test_pacing.py's,
+the deadline queues test_schedule.py's."""
 
 import logging
 
 import pytest
-from conftest import Client, log_in, turn
+from conftest import log_in
 
-from chat.limits import Deadlines, Limits, Refusals, TokenBucket
+from chat.limits import Limits, Refusals, TokenBucket
 
 # When a limit bites is what the loop tells the server, and when: each loop.
 pytestmark = pytest.mark.every_loop
@@ -59,20 +61,6 @@ def test_a_token_bucket_refills_to_its_burst_and_no_further():
     assert sum(bucket.take(3600.0) for _ in range(30)) == 20   # an hour idle: one burst
 
 
-def test_deadlines_fall_due_a_fixed_delay_after_each_was_added_first_due_first():
-    deadlines = Deadlines(10)
-    deadlines.add('a', 0)
-    deadlines.add('b', 3)
-    deadlines.add('c', 5)
-    deadlines.add('a', 6)                          # a starts again, behind c
-    assert deadlines.next_due() == 13
-    assert deadlines.pop_due(12.9) == []
-    assert deadlines.pop_due(15) == ['b', 'c']
-    deadlines.discard('a')
-    deadlines.discard('a')                         # not waiting: nothing to do
-    assert (len(deadlines), deadlines.next_due(), deadlines.pop_due(1e9)) == (0, None, [])
-
-
 def test_refusals_are_logged_once_a_second_with_a_count_of_the_rest(caplog):
     caplog.set_level(logging.INFO, logger='chat')
     refusals = Refusals(every=1.0)
@@ -94,17 +82,3 @@ def test_limits_are_one_value_capped_without_changing_the_original():
     assert limits.capped(1000) == Limits(max_clients=1000, line_rate=0)
     assert limits.capped(None) is limits.capped(9999) is limits
     assert limits.max_clients == 5000
-
-
-def test_the_login_deadline_falls_on_the_servers_clock(stepped):
-    server, loop, clock = stepped(login_timeout=300)
-    idler = Client(server.socket.getsockname()[1])
-    try:
-        turn(loop, idler, '/login')
-        clock.now += 299.9
-        loop.run_once(0)
-        assert server.sessions and not server.logins.pop_due(clock.now)
-        clock.now += 0.1
-        assert 'timeout' in turn(loop, idler, 'timeout')
-    finally:
-        idler.close()

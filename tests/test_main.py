@@ -1,6 +1,5 @@
 """The program: `python -m chat` as a subprocess, its options, start-up failures, signals."""
 
-import re
 import signal
 import socket
 import subprocess
@@ -136,30 +135,6 @@ def test_console_script_is_installed():
     assert script, 'no chat-server installed with %s' % sys.executable
     done = subprocess.run([script, '--help'], capture_output=True, timeout=TIMEOUT)
     assert done.returncode == 0 and b'--max-line' in done.stdout
-
-
-@pytest.mark.every_loop
-def test_out_of_file_descriptors_refuses_newcomers_without_spinning(program, client):
-    """With no descriptor left, a newcomer is told the server is full, and the rest go on."""
-    resource = pytest.importorskip('resource', reason='no open-file limit to lower here')
-    limit = 24
-    server = program('--port', '0', preexec_fn=lambda: resource.setrlimit(
-        resource.RLIMIT_NOFILE, (limit, limit)))
-    port = server.port()
-    clients = [client(port) for _ in range(limit + 10)]
-    replies = [each.line() for each in clients]
-    full = [reply for reply in replies if 'full' in reply]
-    assert full and len(full) < len(clients)
-    welcomed = clients[replies.index('Welcome to the chat server!')]
-    welcomed.expect('/login')
-    assert welcomed.ask('/login still')[0].startswith('Welcome, still')
-    server.stop()
-    code, log = server.finish()
-    assert code == 0
-    # Each refusal counted once, in a line of its own or in a count: no spinning on accept.
-    counted = sum(int(n) for n in re.findall(r'(\d+) more connections refused', log))
-    assert log.count('refused: out of file descriptors') + counted == len(full)
-    assert 'cannot accept' not in log and 'Traceback' not in log
 
 
 @pytest.mark.every_loop

@@ -278,7 +278,6 @@ def test_the_line_rate_counts_by_the_servers_clock(stepped):
         listener.close()
 
 
-@pytest.mark.every_loop
 def test_a_browser_that_floods_is_paced_not_cut(make_server, web_client):
     running = make_server(web=True)
     flooder, reader = web_client(running.web_port), web_client(running.web_port)

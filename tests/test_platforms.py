@@ -6,7 +6,6 @@ also runs on the Windows-like interpreter of tests/winlike (`make test`
 does that too), and every server test runs under the select loop, Windows'.
 """
 
-import errno
 import logging
 import os
 import select
@@ -21,7 +20,6 @@ from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, WINDOWS, Program
 
 from chat import __main__ as program_main
 from chat.loop import SELECT_LIMIT, SIGNAL_CHECK
-from chat.server import Server
 
 # What a platform's loop does or lacks: each loop this interpreter has.
 pytestmark = pytest.mark.every_loop
@@ -98,32 +96,6 @@ def test_select_loop_caps_max_clients_at_what_select_can_watch(make_server, clie
     assert running.server.limits.max_clients == SELECT_LIMIT < 1024
     alice.expect('/login')
     assert alice.ask('/login alice')[0].startswith('Welcome, alice')
-
-
-def test_a_second_server_cannot_take_a_port_in_use():
-    """Where SO_REUSEADDR lets two sockets share a port (Windows), SO_EXCLUSIVEADDRUSE
-    keeps this true; elsewhere SO_REUSEADDR never allows it for two listeners."""
-    first = Server(0, '127.0.0.1')
-    try:
-        with pytest.raises(OSError) as raised:
-            Server(first.socket.getsockname()[1], '127.0.0.1').close()
-        assert raised.value.errno in (errno.EADDRINUSE, getattr(errno, 'WSAEADDRINUSE', 0),
-                                      errno.EACCES)
-    finally:
-        first.close()
-
-
-@pytest.mark.skipif(hasattr(socket, 'SO_EXCLUSIVEADDRUSE'), reason='the real option is here')
-def test_exclusive_address_use_is_chosen_where_the_platform_has_it(monkeypatch):
-    """Simulated: this platform has no SO_EXCLUSIVEADDRUSE, so a stand-in constant
-    (SO_KEEPALIVE, harmless on a listening socket) shows which option the server sets."""
-    monkeypatch.setattr(socket, 'SO_EXCLUSIVEADDRUSE', socket.SO_KEEPALIVE, raising=False)
-    server = Server(0, '127.0.0.1')
-    try:
-        assert server.socket.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        assert server.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
-    finally:
-        server.close()
 
 
 # ---- macOS: the open-file limit

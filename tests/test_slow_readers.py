@@ -133,7 +133,6 @@ class SmallSendBufferRequest(StrictRequest):
     session_class = SmallSendBufferWebSession
 
 
-@pytest.mark.every_loop
 def test_a_browser_that_never_reads_is_cut_as_a_slow_reader(make_server, web_client, client,
                                                             caplog):
     """A tab left open on a sleeping laptop."""

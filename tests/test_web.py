@@ -5,18 +5,15 @@ server's web port as a browser's network stack would (the page itself, in a
 real browser, is tests/test_browser.py's), and to its telnet port as telnet does.
 """
 
-import asyncore
 import logging
 import socket
 import subprocess
 import sys
 
 import pytest
-from conftest import (TIMEOUT, UPGRADE, StrictServer, StrictWebServer, client_frame,
+from conftest import (TIMEOUT, UPGRADE, client_frame,
                       log_in, read_to_end)
 
-from chat.limits import Limits
-from chat.loop import LOOPS, capacity, make_loop
 from chat.web import FILES, PAGE_DIR
 
 
@@ -264,34 +261,3 @@ def test_a_web_port_in_use_stops_the_start_in_one_line(program):
     lines = done.stderr.decode().strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1
     assert str(port) in lines[0] and 'in use' in lines[0] and '--web-port' in lines[0]
-
-
-def test_a_request_head_must_come_within_10_seconds_of_the_servers_clock():
-    """A head sent a byte at a time: closed at 10 s, told so, on a clock the test moves."""
-    now = [1000.0]
-    server = StrictServer(0, '127.0.0.1', clock=lambda: now[0],
-                          limits=Limits().capped(capacity(LOOPS[0])))
-    web = StrictWebServer(server, 0, '127.0.0.1')
-    loop = make_loop(server, LOOPS[0])
-    slow = socket.create_connection(('127.0.0.1', web.socket.getsockname()[1]), timeout=5)
-    try:
-        slow.setblocking(False)
-        for second in range(10):                # a byte at 0 s, 1 s, ... 9 s
-            now[0] = 1000.0 + second
-            slow.send(b'GET / HTTP/1.1\r\n'[second:second + 1])
-            for _ in range(20):
-                loop.run_once(0)
-            with pytest.raises(BlockingIOError):
-                slow.recv(1)                    # no answer yet
-        now[0] = 1009.99
-        loop.run_once(0)
-        with pytest.raises(BlockingIOError):
-            slow.recv(1)
-        now[0] = 1010.0
-        for _ in range(3):
-            loop.run_once(0)
-        slow.settimeout(TIMEOUT)
-        assert slow.recv(100).startswith(b'HTTP/1.1 408')
-    finally:
-        slow.close()
-        asyncore.close_all(server.map)
