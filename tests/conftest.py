@@ -4,6 +4,21 @@ The server runs in its own socket map, and its sessions re-raise any error
 that is not a socket error, so a server-side exception fails the test that
 caused it instead of quietly closing a connection. Every wait has a deadline.
 
+A test asks for what it needs, and the fixtures stop and close it afterwards,
+a failure included:
+
+    chat_server, connect, login         a default server; clients past the welcome;
+                                        clients logged in (login('alice', 'python'))
+    web_server, web_connect             the same with a web side, browsers
+    make_server(**options)              a server of the test's (limits, web=True,
+                                        prepare=..., server_class=...), on its loop
+    client(port), web_client(port)      clients to any port
+    login_all(server, *names, room=)    a logged-in client for each name
+    program(*args)                      `python -m chat ARGS` as a process
+
+log_in(client, name, room) logs in a client already connected (one whose socket
+options a test set first, say).
+
 Which event loop: a test that runs a server (through `loop_name`, or a fixture
 that uses it) runs it on the platform's default loop, LOOPS[0]. What the loop
 can change is run once with each loop in LOOPS: mark the test, or a whole
