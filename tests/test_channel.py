@@ -61,9 +61,7 @@ def test_end_of_input_logs_out_at_once_and_closes_within_linger(program, client)
     port = server.port()
     lagging = client(port)
     lagging.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    lagging.expect('/login')
-    lagging.ask('/login eve')
-    lagging.ask('/python')
+    log_in(lagging, 'eve', 'python')
     talker = log_in(client(port), 'talker', 'python')
     listener = log_in(client(port), 'listener', 'python')
     talker.send(('x' * 1000 + '\r\n') * 12000)          # far more than the kernel holds for eve
@@ -239,9 +237,7 @@ def test_every_kind_of_close_leaves_nothing_behind(make_server, client):
     clients = {}
     for name in ('leaver', 'resetter', 'half'):    # each logs in as soon as it connects
         each = clients[name] = client(running.port)
-        each.expect('/login')
-        each.ask('/login ' + name)
-        each.ask('/python')
+        log_in(each, name, 'python')
     leaver, resetter, half = clients.values()
     idle = client(running.port)                    # the 4th: it will not log in
     refused = client(running.port)

@@ -208,8 +208,7 @@ def test_a_paced_session_with_output_and_urgent_data_does_not_make_the_loop_spin
     running.server.channel_class = SmallSendBuffer
     greedy = client(running.port)
     greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    greedy.expect('/login')
-    greedy.ask('/login greedy')
+    log_in(greedy, 'greedy')
     greedy.send(b'/help\r\n' * 200)             # paced, with replies it does not read
     greedy.sock.send(b'!', socket.MSG_OOB)      # and urgent data the session will not read
     time.sleep(0.3)

@@ -53,13 +53,9 @@ def test_slow_reader_is_cut_memory_holds_and_the_others_get_everything(program, 
     alice, bob = chat_pair(port, client)
     slow = client(port)
     slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    slow.expect('/login')
-    slow.ask('/login slow')
-    slow.ask('/python')
+    log_in(slow, 'slow', 'python')
     talker = client(port)
-    talker.expect('/login')
-    talker.ask('/login talker')
-    talker.ask('/python')
+    log_in(talker, 'talker', 'python')
     alice.sync(), bob.sync()
     baseline = server.memory()
     # 12 MiB: more than the kernel's socket buffers (4 MiB here) hold for slow.
@@ -95,13 +91,9 @@ def test_worst_case_memory_per_slow_reader_stays_within_the_stated_bound(make_se
     for n in range(readers):
         reader = client(running.port)
         reader.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        reader.expect('/login')
-        reader.ask('/login r%d' % n)
-        reader.ask('/python')
+        log_in(reader, 'r%d' % n, 'python')
     flooder = client(running.port)
-    flooder.expect('/login')
-    flooder.ask('/login flooder')
-    flooder.ask('/python')
+    log_in(flooder, 'flooder', 'python')
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]

@@ -109,8 +109,7 @@ def test_a_third_wrong_op_password_closes_the_connection(classroom):
 def test_without_an_op_password_there_are_no_operators(make_server, client):
     running = make_server()
     student = client(running.port)
-    student.expect('/login')
-    student.ask('/login student')
+    log_in(student, 'student')
     assert 'no operator password' in student.ask('/op anything')[0]
 
 

@@ -39,13 +39,6 @@ def upgrade(port, extra='', version='13'):
     return http(port, request.replace('Version: 13', 'Version: ' + version))
 
 
-def login(client, name, room=None):
-    client.ask('/login ' + name)
-    if room:
-        client.ask('/' + room)
-    return client
-
-
 # ---- the page
 
 def test_the_page_is_served_as_html_with_its_security_headers(web_server):
@@ -159,7 +152,7 @@ def test_frames_sent_right_behind_the_upgrade_are_read(web_server, web_client):
 # ---- a browser user is a chat session like any other
 
 def test_a_browser_user_and_a_telnet_user_chat_both_ways(web_server, web_connect, client):
-    browser = login(web_connect(), '小明', 'python')
+    browser = log_in(web_connect(welcome=False), '小明', 'python')
     telnet = log_in(client(web_server.port), 'tess', 'python')
     browser.send('hello from the browser')
     assert telnet.expect('小明:')[-1] == '小明: hello from the browser'
@@ -169,9 +162,9 @@ def test_a_browser_user_and_a_telnet_user_chat_both_ways(web_server, web_connect
 
 
 def test_a_message_of_many_lines_is_many_lines(web_server, web_connect):
-    sender, reader = web_connect(), web_connect()
-    login(reader, 'reader', 'pm')
-    login(sender, 'sender', 'pm')
+    sender, reader = web_connect(welcome=False), web_connect(welcome=False)
+    log_in(reader, 'reader', 'pm')
+    log_in(sender, 'sender', 'pm')
     sender.send('one\r\ntwo\nthree\rfour')
     assert reader.expect('four')[-4:] == ['sender: one', 'sender: two', 'sender: three',
                                           'sender: four']
@@ -187,13 +180,13 @@ def test_a_fragmented_message_and_a_ping_between_its_fragments(web_connect):
 
 
 def test_a_line_over_the_limit_gets_too_long_and_the_session_goes_on(web_connect):
-    client = login(web_connect(), 'long')
+    client = log_in(web_connect(welcome=False), 'long')
     assert 'too long' in client.ask('y' * 5000)[0].lower()
     assert client.ask('/who')[0].startswith('Logged in (1)')
 
 
 def test_logout_says_goodbye_then_closes_with_1000(web_connect):
-    client = login(web_connect(), 'leaver')
+    client = log_in(web_connect(welcome=False), 'leaver')
     client.send('/logout')
     assert client.read_to_close() == ['Goodbye!'] and client.close_code == 1000
 
