@@ -2,6 +2,7 @@
 #                  (make run PORT=6000 HOST=0.0.0.0 to change: the page is then on PORT + 1)
 # make client      chat-client, the window, connecting to HOST and PORT (needs tkinter)
 # make test        the test suite, then again on an interpreter made to look like Windows'
+#                  (in JOBS processes, one per CPU: make test JOBS=0 for one)
 # make test-all    the test suite on every CPython 3.8-3.15 found on this machine
 # make lint        ruff check . with the rules in pyproject.toml (ruff pinned in setup.cfg)
 # make coverage    the test suite once under coverage.py: chat/'s branch coverage, and a floor
@@ -16,6 +17,7 @@ VENV ?= .venv
 HOST ?= localhost
 PORT ?= 5000
 PYTEST_ARGS ?=
+JOBS ?= auto
 VERSIONS ?= 3.8 3.9 3.10 3.11 3.12 3.13 3.14 3.15
 
 BIN := $(VENV)/bin
@@ -42,10 +44,12 @@ run:
 client:
 	$(PYTHON) -m chat.client $(HOST) $(PORT)
 
+# Each half in JOBS processes at once (pytest-xdist), one per CPU unless told:
+# make test JOBS=0 runs the suite in one process, as pytest alone does.
 test: $(TESTABLE)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 	@echo '=== the suite again, on an interpreter that looks like Windows (tests/winlike)'
-	PYTHONPATH=tests/winlike $(BIN)/python -m pytest $(PYTEST_ARGS)
+	PYTHONPATH=tests/winlike $(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 # The environments are made again whenever the package's metadata changes.
 $(INSTALLED): setup.cfg setup.py pyproject.toml

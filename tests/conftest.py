@@ -3,8 +3,41 @@
 The server runs in its own socket map, and its sessions re-raise any error
 that is not a socket error, so a server-side exception fails the test that
 caused it instead of quietly closing a connection. Every wait has a deadline.
+
+A test asks for what it needs, and the fixtures stop and close it afterwards,
+a failure included:
+
+    chat_server, connect, login         a default server; clients past the welcome;
+                                        clients logged in (login('alice', 'python'))
+    web_server, web_connect             the same with a web side, browsers
+    make_server(**options)              a server of the test's (limits, web=True,
+                                        prepare=..., server_class=...), on its loop
+    client(port), web_client(port)      clients to any port
+    login_all(server, *names, room=)    a logged-in client for each name
+    program(*args)                      `python -m chat ARGS` as a process
+
+log_in(client, name, room) logs in a client already connected (one whose socket
+options a test set first, say).
+
+Which event loop: a test that runs a server (through `loop_name`, or a fixture
+that uses it) runs it on the platform's default loop, LOOPS[0]. What the loop
+can change is run once with each loop in LOOPS: mark the test, or a whole
+module, with `every_loop`:
+
+    pytestmark = pytest.mark.every_loop      # each test of the module, on each loop
+
+    @pytest.mark.every_loop                  # this test, on each loop
+    def test_a_reset_is_cleaned_up(loop_name): ...
+
+The marked ones are the loop itself (test_loop), the limits, the abuse and
+hardening tests, the stress tests, the platforms, and the ends of a connection
+(test_channel, test_slow_readers, test_pacing): what the loop tells a channel,
+and when. A test that names its own loops with parametrize('loop_name', ...)
+(READY_LOOPS, say) keeps them. On the Windows-like interpreter LOOPS is
+['select'], so everything runs there once.
 """
 
+import asyncore
 import itertools
 import os
 import re
@@ -28,11 +61,14 @@ from chat.session import ChatSession
 from chat.web import Request, WebServer, WebSession
 
 TIMEOUT = 5.0
-GRACE_MARGIN = 2.0
-"""Seconds a shutdown may take past its grace period on a busy machine."""
 """Seconds any one wait may take before the test fails."""
 
+GRACE_MARGIN = 2.0
+"""Seconds a shutdown may take past its grace period on a busy machine."""
+
 WINDOWS = sys.platform == 'win32'
+
+MiB = 1024 * 1024
 
 STOP = signal.CTRL_BREAK_EVENT if WINDOWS else signal.SIGTERM
 """What stops a server process: Windows can send a process group Ctrl-Break, not SIGTERM."""
@@ -126,6 +162,7 @@ class ServerThread:
         if prepare is not None:
             prepare(self.loop)             # before the loop runs
         self.error = None
+        self.stopped = False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -136,6 +173,10 @@ class ServerThread:
             self.error = error
 
     def stop(self):
+        """Stop the loop and wait for its thread; again, it does nothing."""
+        if self.thread.ident is None or (not self.thread.is_alive() and self.stopped):
+            return
+        self.stopped = True
         self.loop.stop()
         self.thread.join(TIMEOUT)
         assert not self.thread.is_alive(), 'the server loop did not stop'
@@ -244,31 +285,109 @@ class Client:
         self.sock.close()
 
 
+ONE_LOOP = pytest.mark.parametrize('loop_name', LOOPS[:1])
+"""In a module marked every_loop, for the slow tests of what the loops do not change:
+the platform's default loop only."""
+
 READY_LOOPS = [name for name in LOOPS if name != 'select'] or [pytest.param(
     'poll', marks=pytest.mark.skip(reason='no poll() or epoll() here: only the select loop'))]
 """The loops that register each socket once, for the tests of what only they do."""
 
 
-@pytest.fixture(params=LOOPS)
-def loop_name(request):
-    """Each test that runs a server runs once with each event loop."""
-    return request.param
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'every_loop: run the test once with each event loop in LOOPS')
+
+
+def _parametrizes_the_loop(definition):
+    for marker in definition.iter_markers('parametrize'):
+        names = marker.args[0]
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(',')]
+        if 'loop_name' in names:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc):
+    """Give a test marked every_loop each loop, unless it names its own loops."""
+    if ('loop_name' in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker('every_loop') is not None
+            and not _parametrizes_the_loop(metafunc.definition)):
+        metafunc.parametrize('loop_name', LOOPS)
 
 
 @pytest.fixture
-def chat_server(loop_name):
-    running = ServerThread(loop=loop_name)
-    yield running
-    running.stop()
+def loop_name():
+    """The event loop a test's server runs: the default one, or each one under every_loop."""
+    return LOOPS[0]
 
 
 @pytest.fixture
-def connect(chat_server):
-    """Return a function that opens a client to the test server, past its welcome."""
+def make_server(loop_name):
+    """Return a function that starts a ServerThread on the test's loop, stopped after the test.
+
+    Its keyword arguments are ServerThread's: limits, web=True, prepare, server_class...
+    A test may stop a server itself, to check what the shutdown does; the stop after
+    the test then does nothing. A server-side error fails the test at that stop.
+    """
+    started = []
+
+    def make(**options):
+        options.setdefault('loop', loop_name)
+        started.append(ServerThread(**options))
+        return started[-1]
+
+    yield make
+    errors = []
+    for running in reversed(started):
+        try:
+            running.stop()
+        except BaseException as error:   # every server stops; the first error is raised
+            errors.append(error)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture
+def chat_server(make_server):
+    return make_server()
+
+
+def log_in(client, name, room=None):
+    """Take a connected client past the welcome, log it in as name and into room if given.
+
+    Returns the client, its lines all read: the next line is what comes next.
+    """
+    client.expect('/login')
+    reply = client.ask('/login ' + name)
+    assert any('Welcome, ' + name in line for line in reply), reply
+    if room:
+        assert room in client.ask('/' + room)[-1]
+    return client
+
+
+@pytest.fixture
+def login_all(client):
+    """Return a function that logs a new client in to a server (or port) for each name.
+
+    login_all(server, 'alice', 'bob', room='python') returns [alice, bob], each in
+    room if given, connected one after the other and closed after the test.
+    """
+
+    def login_all(server, *names, room=None, source=None):
+        port = getattr(server, 'port', server)
+        return [log_in(client(port, source=source), name, room) for name in names]
+
+    return login_all
+
+
+def _connections(client_class, port):
+    """The body of connect and web_connect: open clients of a class to a port."""
     clients = []
 
-    def connect(welcome=True):
-        client = Client(chat_server.port)
+    def connect(welcome=True, **options):
+        client = client_class(port, **options)
         clients.append(client)
         if welcome:
             client.expect('/login')
@@ -277,6 +396,12 @@ def connect(chat_server):
     yield connect
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def connect(chat_server):
+    """Return a function that opens a client to the test server, past its welcome."""
+    yield from _connections(Client, chat_server.port)
 
 
 @pytest.fixture
@@ -395,18 +520,32 @@ def program(loop_name):
         each.kill()
 
 
-@pytest.fixture
-def client():
-    """Return a function that opens a Client to a port, closed after the test."""
+def _opened(client_class):
+    """The body of client and web_client: open clients of a class, closed after the test."""
     opened = []
 
-    def open_client(port, host='127.0.0.1', source=None):
-        opened.append(Client(port, host, source))
+    def open_client(port, host='127.0.0.1', source=None, **options):
+        opened.append(client_class(port, host, source, **options))
         return opened[-1]
 
     yield open_client
     for each in opened:
         each.close()
+
+
+@pytest.fixture
+def client():
+    """Return a function that opens a Client to a port, closed after the test."""
+    yield from _opened(Client)
+
+
+@pytest.fixture
+def web_client():
+    """Return a function that opens a WebClient to a web port, closed after the test.
+
+    Its keyword arguments are WebClient's: origin, upgrade.
+    """
+    yield from _opened(WebClient)
 
 
 def mask(data, key):
@@ -519,24 +658,91 @@ class WebClient(Client):
 
 
 @pytest.fixture
-def web_server(loop_name):
-    running = ServerThread(loop=loop_name, web=True)
-    yield running
-    running.stop()
+def web_server(make_server):
+    return make_server(web=True)
 
 
 @pytest.fixture
 def web_connect(web_server):
     """Return a function that opens a WebSocket client to the test server, past its welcome."""
-    clients = []
+    yield from _connections(WebClient, web_server.web_port)
 
-    def connect(welcome=True, **options):
-        client = WebClient(web_server.web_port, **options)
-        clients.append(client)
-        if welcome:
-            client.expect('/login')
-        return client
 
-    yield connect
-    for client in clients:
-        client.close()
+class Clock:
+    """A clock a test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def stepped():
+    """A server on a clock of the test's, its loop turned by hand; and a client factory."""
+    clock = Clock()
+    servers = []
+
+    def start(**limits):
+        server = StrictServer(0, '127.0.0.1', limits=Limits(**limits).capped(
+            capacity(LOOPS[0])), clock=clock)
+        loop = make_loop(server, LOOPS[0])
+        servers.append(server)
+        return server, loop, clock
+
+    yield start
+    for server in servers:
+        asyncore.close_all(server.map)
+
+
+def turn(loop, client, text):
+    """Turn the loop until client has received a line carrying text; return that line."""
+    client.sock.setblocking(False)
+    for _ in range(1000):
+        loop.run_once(0)
+        try:
+            client._fill()
+        except BlockingIOError:
+            continue
+        while b'\r\n' in client.buffer:
+            line = client.line()
+            if text in line:
+                return line
+    raise AssertionError('no line carrying %r' % text)
+
+
+def count_rounds(loop):
+    """ServerThread's prepare: count the loop's rounds in loop.rounds."""
+    loop.rounds = 0
+    poll = loop.poll
+
+    def counted(timeout):
+        loop.rounds += 1
+        poll(timeout)
+
+    loop.poll = counted
+
+
+def rounds_in(running, seconds):
+    """How many rounds the loop ran in seconds: an idle loop waits, a spinning one runs."""
+    before = running.loop.rounds
+    time.sleep(seconds)
+    return running.loop.rounds - before
+
+
+def chat_pair(port, client):
+    """Two logged-in clients in the room python: (alice, bob)."""
+    alice, bob = (log_in(client(port), name, 'python') for name in ('alice', 'bob'))
+    alice.sync()
+    return alice, bob
+
+
+def read_to_end(sock):
+    """Everything sock receives until the other side ends its output."""
+    data = b''
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk

@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from conftest import TIMEOUT, WINDOWS, Client, ServerThread, installed_script
+from conftest import TIMEOUT, WINDOWS, Client, installed_script
 
 from chat import client as chat_client
 
@@ -73,13 +73,13 @@ def window(display, chat_server):
 
 
 @pytest.fixture
-def window_onto(display, loop_name):
+def window_onto(display, make_server):
     """Return a function that starts a server with the passwords given (password,
     op_password) and opens a window onto it; return (window, server)."""
     opened = []
 
     def window_onto(**passwords):
-        server = ServerThread(loop=loop_name, **passwords)
+        server = make_server(**passwords)
         app = chat_client.ChatClient(chat_client.tk.Tk(screenName=display), '127.0.0.1',
                                      server.port)
         opened.append((app, server))
@@ -87,9 +87,8 @@ def window_onto(display, loop_name):
         return app, server
 
     yield window_onto
-    for app, server in opened:
-        app.quit()
-        server.stop()
+    for app, _server in opened:
+        app.quit()                          # then make_server stops the server
 
 
 def until(app, condition, what):

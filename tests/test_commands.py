@@ -3,7 +3,7 @@
 import logging
 
 import pytest
-from conftest import Client, ServerThread, StrictServer
+from conftest import StrictServer, log_in
 
 from chat.rooms import Hall
 from chat.server import Server
@@ -39,22 +39,10 @@ class UsersTeachingServer(Server):
 
 
 @pytest.fixture
-def teaching(loop_name):
+def teaching(make_server, login_all):
     """A running TeachingServer, and a function that logs a client in to it."""
-    running = ServerThread(TeachingServer, loop=loop_name)
-    clients = []
-
-    def login(name):
-        client = Client(running.port)
-        clients.append(client)
-        client.expect('/login')
-        client.ask('/login ' + name)
-        return client
-
-    yield running, login
-    for client in clients:
-        client.close()
-    running.stop()
+    running = make_server(server_class=TeachingServer)
+    return running, lambda name: login_all(running, name)[0]
 
 
 def test_a_new_do_method_is_a_command_and_in_help(teaching):
@@ -76,37 +64,29 @@ def test_help_lines_all_start_with_the_command(login):
     assert all(line.startswith('/') and len(line.split()) > 1 for line in entries)
 
 
-def test_type_error_inside_a_command_is_a_bug_not_an_unknown_command(loop_name):
+def test_type_error_inside_a_command_is_a_bug_not_an_unknown_command(make_server, login_all):
     """The design's `except TypeError` turned this bug into 'Unknow command'."""
-    running = ServerThread(TeachingServer, loop=loop_name)
-    client = Client(running.port)
-    client.expect('/login')
-    client.ask('/login alice')
-    client.send('/broken')
+    running = make_server(server_class=TeachingServer)
+    [alice] = login_all(running, 'alice')
+    alice.send('/broken')
     with pytest.raises(EOFError):
-        client.line()                              # the strict session re-raised: no reply
-    client.close()
+        alice.line()                               # the strict session re-raised: no reply
     with pytest.raises(TypeError):
         running.stop()
 
 
-def test_a_bug_closes_only_its_session_and_is_logged_once_with_traceback(caplog, loop_name):
+def test_a_bug_closes_only_its_session_and_is_logged_once_with_traceback(caplog, make_server,
+                                                                          client):
     caplog.set_level(logging.INFO, logger='chat')
-    running = ServerThread(UsersTeachingServer, loop=loop_name)
-    clients = [Client(running.port) for _ in range(3)]
-    alice, bob, again = clients
-    try:
-        for client, name in ((alice, 'alice'), (bob, 'bob')):
-            client.expect('/login')
-            client.ask('/login ' + name)
-        alice.send('/broken')
-        assert alice.read_to_close() == []         # no traceback reaches the client
-        assert bob.ask('/echo fine') == ['fine']   # everyone else goes on
-        again.expect('/login')
-        assert again.ask('/login alice')[0].startswith('Welcome, alice')
-    finally:
-        for client in clients:
-            client.close()
-        running.stop()
+    running = make_server(server_class=UsersTeachingServer)
+    alice, bob, again = (client(running.port) for _ in range(3))
+    for each, name in ((alice, 'alice'), (bob, 'bob')):
+        log_in(each, name)
+    alice.send('/broken')
+    assert alice.read_to_close() == []         # no traceback reaches the client
+    assert bob.ask('/echo fine') == ['fine']   # everyone else goes on
+    again.expect('/login')
+    assert again.ask('/login alice')[0].startswith('Welcome, alice')
+    running.stop()
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info[0] is TypeError

@@ -10,7 +10,6 @@ import pathlib
 import re
 
 import pytest
-from conftest import Client, ServerThread
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md'))
@@ -97,31 +96,25 @@ def steps(transcript):
 
 
 @pytest.mark.parametrize('options, transcript', list(transcripts()))
-def test_transcript_replays_against_a_live_server(loop_name, options, transcript):
-    chat_server = ServerThread(loop=loop_name, password=options.get('password'),
-                               op_password=options.get('op-password'))
-    reader = Client(chat_server.port)
+def test_transcript_replays_against_a_live_server(make_server, client, options, transcript):
+    running = make_server(password=options.get('password'),
+                          op_password=options.get('op-password'))
+    reader = client(running.port)
     others = {}
-    try:
-        for who, typed, expected in steps(transcript):
-            if who is not None:
-                if who not in others:
-                    others[who] = Client(chat_server.port)
-                    others[who].expect('/login')
-                others[who].send(typed)
-                others[who].sync()              # handled before the reader looks
-                got = reader.sync()
-            elif typed is None:
-                got = reader.sync()
-            elif typed == '/logout':
-                reader.send(typed)
-                got = reader.read_to_close()
-            else:
-                reader.send(typed)
-                got = reader.sync()
-            assert got == expected, 'after %r' % typed
-    finally:
-        reader.close()
-        for client in others.values():
-            client.close()
-        chat_server.stop()
+    for who, typed, expected in steps(transcript):
+        if who is not None:
+            if who not in others:
+                others[who] = client(running.port)
+                others[who].expect('/login')
+            others[who].send(typed)
+            others[who].sync()              # handled before the reader looks
+            got = reader.sync()
+        elif typed is None:
+            got = reader.sync()
+        elif typed == '/logout':
+            reader.send(typed)
+            got = reader.read_to_close()
+        else:
+            reader.send(typed)
+            got = reader.sync()
+        assert got == expected, 'after %r' % typed

@@ -1,20 +1,24 @@
-"""Framing is split-invariant: a byte stream gives the same lines and replies however it is cut.
+"""Framing: what every framing shares. A byte stream gives the same lines and replies
+however it is cut; clean leaves no control character in a line.
 
-Each example runs a real server and two real sessions over loopback, and
-drives the loop by hand, so that each chunk sent is exactly one read.
+The split-invariance examples each run a real server and two real sessions over
+loopback, and drive the loop by hand, so that each chunk sent is exactly one read.
 """
 
 import asyncore
 import re
 import socket
 import time
+import unicodedata
 
+import pytest
 from conftest import TIMEOUT, StrictServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chat.framing import clean
 from chat.limits import Limits
-from chat.telnet import AYT_REPLY
+from chat.telnet import AYT_REPLY, Telnet
 
 TOKENS = [
     b'\r', b'\n', b'\0', b'\r\n', b'\xff', b'\xff\xfd\x01', b'\xff\xfb\x03', b'\xff\xfa\x18',
@@ -110,3 +114,46 @@ def test_replay_sees_what_a_stream_does():
     assert heard == b'fuzz: hello\r\nfuzz left the room.\r\n'
     assert b'Online in python (2): fuzz, listener\r\n' in replies
     assert answers == [b'\xff\xfc\x01']
+
+
+# ---- clean: what is left of a line once it is framed
+
+@pytest.mark.parametrize('raw, expected', [
+    ('hello', 'hello'),
+    ('  padded \t', 'padded'),
+    ('tab\there', 'tab here'),
+    ('abd\bc', 'abc'),
+    ('abd\x7fc', 'abc'),
+    ('\b\bstart', 'start'),
+    ('你好\b', '你'),
+    ('red \x1b[31mtext\x1b[0m', 'red [31mtext[0m'),
+    ('bell\x07 and nul\x00', 'bell and nul'),
+    ('c1 \x85\x9b here', 'c1  here'),
+    ('evil \u202etxt.exe\u202c', 'evil txt.exe'),
+    ('isolate \u2066x\u2069', 'isolate x'),
+    ('\ufffd stays', '\ufffd stays'),
+])
+def test_clean(raw, expected):
+    assert clean(raw) == expected
+
+
+def _has_control(text):
+    return any(unicodedata.category(char) == 'Cc'
+               or 0x202a <= ord(char) <= 0x202e or 0x2066 <= ord(char) <= 0x2069
+               for char in text)
+
+
+@given(st.binary())
+def test_any_bytes_give_lines_with_no_control_character(data):
+    reader = Telnet(64)
+    out = reader.feed(data) + reader.finish()
+    for line in out.split(b'\n')[:-1]:
+        text = clean(line.decode('utf-8', 'replace'))
+        assert not _has_control(text)
+        assert text == text.strip()
+    assert len(reader._line) <= 64
+
+
+@given(st.text())
+def test_clean_of_any_text_has_no_control_character(text):
+    assert not _has_control(clean(text))

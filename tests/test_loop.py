@@ -1,45 +1,46 @@
-"""Loop: run the server's map, stop at once when told, flush for a bounded time at shutdown."""
+"""The loops: run the server's map, stop at once when told, flush for a bounded time at
+shutdown."""
 
 import asyncore
 import socket
 import time
 
 import pytest
-from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, Client, ServerThread
+from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, log_in
 
 from chat.limits import Limits
 from chat.loop import GRACE, capacity, make_loop
 from chat.server import Server
 
+# The loops themselves: every test here runs on each one.
+pytestmark = pytest.mark.every_loop
 
-def test_stop_ends_the_loop_at_once_although_it_waits_long_in_poll(loop_name):
-    running = ServerThread(loop=loop_name)
+
+def test_stop_ends_the_loop_at_once_although_it_waits_long_in_poll(make_server):
+    running = make_server()
     started = time.monotonic()
     running.stop()
     assert time.monotonic() - started < 1.0        # LONGEST_WAIT is 30 s: the waker ended the poll
 
 
-def test_shutdown_tells_every_session_and_closes_it(loop_name):
-    running = ServerThread(loop=loop_name)
-    clients = [Client(running.port) for _ in range(3)]
-    for client in clients:
-        client.expect('/login')
+def test_shutdown_tells_every_session_and_closes_it(make_server, client):
+    running = make_server()
+    clients = [client(running.port) for _ in range(3)]
+    for each in clients:
+        each.expect('/login')
     running.stop()
-    for client in clients:
-        assert 'shutting down' in client.read_to_close()[-1]
-        client.close()
+    for each in clients:
+        assert 'shutting down' in each.read_to_close()[-1]
     assert running.server.map == {}
 
 
-def test_shutdown_waits_no_longer_than_its_grace_for_a_client_that_never_reads(loop_name):
-    running = ServerThread(loop=loop_name, max_queue=64 * 1024 * 1024,  # never cut
-                           line_rate=0)
-    sluggard, talker = Client(running.port), Client(running.port)
+def test_shutdown_waits_no_longer_than_its_grace_for_a_client_that_never_reads(make_server,
+                                                                             client):
+    running = make_server(max_queue=64 * 1024 * 1024, line_rate=0)  # never cut
+    sluggard, talker = client(running.port), client(running.port)
     sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    for client, name in ((sluggard, 'sluggard'), (talker, 'talker')):
-        client.expect('/login')
-        client.ask('/login ' + name)
-        client.ask('/python')
+    for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
+        log_in(each, name, 'python')
     # More than the socket buffers hold, queued for a client that never reads.
     talker.send(('x' * 200 + '\r\n') * 40000)
     talker.sync()
@@ -47,8 +48,6 @@ def test_shutdown_waits_no_longer_than_its_grace_for_a_client_that_never_reads(l
     running.stop()
     elapsed = time.monotonic() - started
     assert GRACE - 0.5 < elapsed < GRACE + GRACE_MARGIN
-    sluggard.close()
-    talker.close()
 
 
 # ---- the dispatcher events the design relies on, under each loop

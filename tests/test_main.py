@@ -1,6 +1,5 @@
 """The program: `python -m chat` as a subprocess, its options, start-up failures, signals."""
 
-import re
 import signal
 import socket
 import subprocess
@@ -31,6 +30,7 @@ def test_port_zero_picks_a_free_port_and_logs_it_first(program, client):
     assert '/login' in client(int(match.group(1))).expect('/login')[-1]
 
 
+@pytest.mark.every_loop
 def test_stop_signal_tells_every_session_and_exits_0(program, client):
     """SIGTERM; on Windows, Ctrl-Break (SIGBREAK), the signal a test can send there."""
     server = program('--port', '0')
@@ -49,6 +49,7 @@ def test_stop_signal_tells_every_session_and_exits_0(program, client):
     assert 'Traceback' not in log
 
 
+@pytest.mark.every_loop
 @pytest.mark.skipif(WINDOWS, reason='Windows sends Ctrl-C to a whole console, not one process')
 def test_sigint_stops_it_the_same_way(program, client):
     server = program('--port', '0')
@@ -136,29 +137,7 @@ def test_console_script_is_installed():
     assert done.returncode == 0 and b'--max-line' in done.stdout
 
 
-def test_out_of_file_descriptors_refuses_newcomers_without_spinning(program, client):
-    """With no descriptor left, a newcomer is told the server is full, and the rest go on."""
-    resource = pytest.importorskip('resource', reason='no open-file limit to lower here')
-    limit = 24
-    server = program('--port', '0', preexec_fn=lambda: resource.setrlimit(
-        resource.RLIMIT_NOFILE, (limit, limit)))
-    port = server.port()
-    clients = [client(port) for _ in range(limit + 10)]
-    replies = [each.line() for each in clients]
-    full = [reply for reply in replies if 'full' in reply]
-    assert full and len(full) < len(clients)
-    welcomed = clients[replies.index('Welcome to the chat server!')]
-    welcomed.expect('/login')
-    assert welcomed.ask('/login still')[0].startswith('Welcome, still')
-    server.stop()
-    code, log = server.finish()
-    assert code == 0
-    # Each refusal counted once, in a line of its own or in a count: no spinning on accept.
-    counted = sum(int(n) for n in re.findall(r'(\d+) more connections refused', log))
-    assert log.count('refused: out of file descriptors') + counted == len(full)
-    assert 'cannot accept' not in log and 'Traceback' not in log
-
-
+@pytest.mark.every_loop
 def test_limit_options_are_applied(program, client):
     server = program('--port', '0', '--max-clients', '1', '--login-timeout', '2')
     port = server.port()

@@ -6,7 +6,6 @@ also runs on the Windows-like interpreter of tests/winlike (`make test`
 does that too), and every server test runs under the select loop, Windows'.
 """
 
-import errno
 import logging
 import os
 import select
@@ -17,11 +16,13 @@ import sys
 import time
 
 import pytest
-from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, WINDOWS, Client, Program, ServerThread
+from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, WINDOWS, Program
 
 from chat import __main__ as program_main
 from chat.loop import SELECT_LIMIT, SIGNAL_CHECK
-from chat.server import Server
+
+# What a platform's loop does or lacks: each loop this interpreter has.
+pytestmark = pytest.mark.every_loop
 
 WINLIKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'winlike')
 
@@ -36,7 +37,7 @@ def winlike_environment():
 # ---- Windows
 
 @pytest.mark.skipif(WINDOWS, reason='the simulation of Windows: the real one runs the rest')
-def test_windows_like_interpreter_runs_the_server_and_ctrl_c_stops_it_within_a_second(client):
+def test_windows_like_interpreter_runs_the_server_and_ctrl_c_stops_it_within_a_second(login_all):
     """Simulated: tests/winlike takes poll, epoll and resource away, and holds signals back
     while select() waits, as Windows does with Ctrl-C."""
     server = Program('--port', '0', loop='select', env=winlike_environment())
@@ -44,11 +45,7 @@ def test_windows_like_interpreter_runs_the_server_and_ctrl_c_stops_it_within_a_s
         port = server.port()
         assert 'listening on' in server.log[0]
         server.expect('the select loop watches at most %d connections' % SELECT_LIMIT)
-        alice, bob = client(port), client(port)
-        for each, name in ((alice, 'alice'), (bob, 'bob')):
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
+        alice, bob = login_all(port, 'alice', 'bob', room='python')
         alice.sync()
         bob.send('你好 from a Windows-like interpreter')
         assert alice.line() == 'bob: 你好 from a Windows-like interpreter'
@@ -93,42 +90,12 @@ def test_windows_like_interpreter_has_only_the_select_loop():
     assert done.stdout.split(None, 1) == ['False', "['select']\n"], done.stderr
 
 
-def test_select_loop_caps_max_clients_at_what_select_can_watch():
-    running = ServerThread(loop='select', max_clients=SELECT_LIMIT * 10)
-    client = Client(running.port)
-    try:
-        assert running.server.limits.max_clients == SELECT_LIMIT < 1024
-        client.expect('/login')
-        assert client.ask('/login alice')[0].startswith('Welcome, alice')
-    finally:
-        client.close()
-        running.stop()
-
-
-def test_a_second_server_cannot_take_a_port_in_use():
-    """Where SO_REUSEADDR lets two sockets share a port (Windows), SO_EXCLUSIVEADDRUSE
-    keeps this true; elsewhere SO_REUSEADDR never allows it for two listeners."""
-    first = Server(0, '127.0.0.1')
-    try:
-        with pytest.raises(OSError) as raised:
-            Server(first.socket.getsockname()[1], '127.0.0.1').close()
-        assert raised.value.errno in (errno.EADDRINUSE, getattr(errno, 'WSAEADDRINUSE', 0),
-                                      errno.EACCES)
-    finally:
-        first.close()
-
-
-@pytest.mark.skipif(hasattr(socket, 'SO_EXCLUSIVEADDRUSE'), reason='the real option is here')
-def test_exclusive_address_use_is_chosen_where_the_platform_has_it(monkeypatch):
-    """Simulated: this platform has no SO_EXCLUSIVEADDRUSE, so a stand-in constant
-    (SO_KEEPALIVE, harmless on a listening socket) shows which option the server sets."""
-    monkeypatch.setattr(socket, 'SO_EXCLUSIVEADDRUSE', socket.SO_KEEPALIVE, raising=False)
-    server = Server(0, '127.0.0.1')
-    try:
-        assert server.socket.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        assert server.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
-    finally:
-        server.close()
+def test_select_loop_caps_max_clients_at_what_select_can_watch(make_server, client):
+    running = make_server(loop='select', max_clients=SELECT_LIMIT * 10)
+    alice = client(running.port)
+    assert running.server.limits.max_clients == SELECT_LIMIT < 1024
+    alice.expect('/login')
+    assert alice.ask('/login alice')[0].startswith('Welcome, alice')
 
 
 # ---- macOS: the open-file limit
@@ -208,7 +175,7 @@ def test_a_low_open_file_limit_is_logged_after_listening(monkeypatch, caplog):
 # ---- macOS: a hang-up that comes with input
 
 @pytest.mark.parametrize('loop_name', READY_LOOPS)
-def test_input_that_comes_with_a_hang_up_is_read_and_answered(loop_name):
+def test_input_that_comes_with_a_hang_up_is_read_and_answered(make_server, client):
     """Simulated: macOS's poll() reports a half-close as POLLHUP with POLLIN, where Linux
     reports POLLIN alone; here every POLLIN the poller reports carries POLLHUP too."""
     def hang_up_with_input(loop):
@@ -217,51 +184,12 @@ def test_input_that_comes_with_a_hang_up_is_read_and_answered(loop_name):
             (fd, flags | select.POLLHUP if flags & select.POLLIN else flags)
             for fd, flags in wait(timeout)]
 
-    running = ServerThread(loop=loop_name, prepare=hang_up_with_input)
-    try:
-        script = Client(running.port)
-        script.send(b'/login scripted\n/python\n/online\nbye')
-        script.sock.shutdown(socket.SHUT_WR)   # the end of input, as `printf ... | nc` sends
-        lines = script.read_to_close()
-        script.close()
-    finally:
-        running.stop()
+    running = make_server(prepare=hang_up_with_input)
+    script = client(running.port)
+    script.send(b'/login scripted\n/python\n/online\nbye')
+    script.sock.shutdown(socket.SHUT_WR)   # the end of input, as `printf ... | nc` sends
+    lines = script.read_to_close()
+    script.close()
+    running.stop()
     assert 'Welcome, scripted! You are in the hall.' in lines
     assert 'Online in python (1): scripted' in lines
-
-
-# ---- options some platforms lack
-
-def test_sessions_need_none_of_the_optional_socket_options(monkeypatch, loop_name):
-    """Simulated: a platform without SO_OOBINLINE or any keepalive tuning, made by taking
-    them out of the socket module; urgent data then arrives out of line, and is dropped."""
-    for name in ('SO_OOBINLINE', 'TCP_KEEPIDLE', 'TCP_KEEPALIVE', 'TCP_KEEPINTVL',
-                 'TCP_KEEPCNT', 'TCP_USER_TIMEOUT'):
-        monkeypatch.delattr(socket, name, raising=False)
-    monkeypatch.setattr(sys, 'platform', 'linux')     # no macOS fallback for TCP_KEEPALIVE
-    rounds = []
-
-    def count_rounds(loop):
-        poll = loop.poll
-        loop.poll = lambda timeout: (rounds.append(timeout), poll(timeout))
-
-    running = ServerThread(loop=loop_name, prepare=count_rounds)
-    alice, bob = Client(running.port), Client(running.port)
-    try:
-        for each, name in ((alice, 'alice'), (bob, 'bob')):
-            each.expect('/login')
-            each.ask('/login ' + name)
-            each.ask('/python')
-        alice.sync()
-        bob.sock.send(b'!', socket.MSG_OOB)          # the last byte sent, urgent, alone
-        time.sleep(0.2)                                # no line to wait for: it is dropped
-        before = len(rounds)
-        time.sleep(0.5)                                # an idle loop waits; a spinning one runs
-        assert len(rounds) - before < 10, 'the loop spins on the urgent byte'
-        bob.send('still here')
-        assert bob.ask('/online')[0] == 'Online in python (2): alice, bob'
-        assert alice.sync() == ['bob: still here']
-    finally:
-        alice.close()
-        bob.close()
-        running.stop()

@@ -1,13 +1,13 @@
-"""Server: listening, accepting into sessions, the shared state, the explicit socket map."""
+"""Server: accepting into sessions, the shared state, the explicit socket map.
+
+The listening socket itself is test_listener.py's.
+"""
 
 import asyncore
-import socket
 
-from conftest import Client, ServerThread, reset
+import pytest
 
 from chat.rooms import ChatRoom, Hall
-from chat.listener import BACKLOG
-from chat.server import Server
 
 
 def test_server_owns_the_hall_the_three_rooms_and_the_users(chat_server):
@@ -27,21 +27,16 @@ def test_users_holds_each_logged_in_session_until_it_leaves(chat_server, login):
     assert chat_server.server.users == {}
 
 
-def test_two_servers_in_one_process_keep_to_their_own_maps(loop_name):
-    first, second = ServerThread(loop=loop_name), ServerThread(loop=loop_name)
-    a, b = Client(first.port), Client(second.port)
-    try:
-        a.expect('/login')
-        b.expect('/login')
-        a.ask('/login same')
-        assert b.ask('/login same')[0].startswith('Welcome, same')
-        assert first.server.map is not second.server.map
-        assert not asyncore.socket_map                    # the global map is never used
-    finally:
-        a.close()
-        b.close()
-        first.stop()
-        second.stop()
+@pytest.mark.every_loop
+def test_two_servers_in_one_process_keep_to_their_own_maps(make_server, client):
+    first, second = make_server(), make_server()
+    a, b = client(first.port), client(second.port)
+    a.expect('/login')
+    b.expect('/login')
+    a.ask('/login same')
+    assert b.ask('/login same')[0].startswith('Welcome, same')
+    assert first.server.map is not second.server.map
+    assert not asyncore.socket_map                    # the global map is never used
 
 
 def test_each_connection_gets_its_own_session_in_the_hall(chat_server, connect):
@@ -51,36 +46,3 @@ def test_each_connection_gets_its_own_session_in_the_hall(chat_server, connect):
     sessions = chat_server.server.sessions
     assert len(sessions) == 5
     assert all(session.room is chat_server.server.hall for session in sessions)
-
-
-def test_client_gone_before_accept_does_not_hurt_the_server(chat_server, connect):
-    doomed = socket.create_connection(('127.0.0.1', chat_server.port))
-    reset(doomed)                      # perhaps before the server accepts it
-    assert connect().ask('/login alice')[0].startswith('Welcome, alice')
-
-
-def test_listen_backlog_holds_a_burst():
-    assert BACKLOG >= 128              # the design's listen(5) refuses a burst of connections
-
-
-def test_bind_failure_leaves_no_socket_behind():
-    with socket.socket() as taken:
-        taken.bind(('127.0.0.1', 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        sockets = {}
-        try:
-            Server(port, '127.0.0.1', map=sockets)
-        except OSError:
-            pass
-        else:
-            raise AssertionError('bound a port that is in use')
-        assert sockets == {}
-
-
-def test_localhost_means_ipv4_loopback():
-    server = Server(0, 'localhost')
-    try:
-        assert server.address.startswith('127.0.0.1:')
-    finally:
-        server.close()

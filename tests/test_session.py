@@ -3,7 +3,6 @@
 import socket
 
 import pytest
-from conftest import Client, ServerThread, reset
 
 from chat.telnet import AYT_REPLY
 
@@ -152,46 +151,11 @@ def test_line_of_exactly_the_limit_is_accepted(login):
     assert alice.sync() == ['bob: ' + 'z' * 4096]
 
 
-def test_max_line_option_sets_the_limit(loop_name):
-    running = ServerThread(loop=loop_name, max_line=100)
-    try:
-        client = Client(running.port)
-        client.expect('/login')
-        client.send(b'/login ' + b'a' * 94 + b'\r\n')
-        assert 'too long' in client.line()
-        assert client.ask('/login ann')[0].startswith('Welcome, ann')
-        client.close()
-    finally:
-        running.stop()
-
-
-# ---- the end of a session
-
-def test_half_closed_client_gets_every_reply_and_its_last_line_counts(login, connect):
-    alice = login('alice', 'python')
-    script = connect(welcome=False)
-    script.send(b'/login scripted\n/python\n/online\nbye for now')   # no final line end
-    script.sock.shutdown(socket.SHUT_WR)
-    lines = script.read_to_close()
-    assert any(line.startswith('Welcome, scripted') for line in lines)
-    assert any(line.startswith('Online in python (2)') for line in lines)
-    assert alice.expect('scripted: bye for now')[-1] == 'scripted: bye for now'
-    assert 'left' in alice.expect('left')[-1]
-
-
-def test_lines_after_logout_are_ignored(login):
-    alice, bob = login('alice', 'python'), login('bob', 'python')
-    alice.sync()
-    bob.send('/logout\r\nnot sent\r\n/python')
-    assert bob.read_to_close() == ['Goodbye!']
-    assert alice.expect('left') == ['bob left the room.']
-    assert alice.sync() == []
-
-
-def test_reset_connection_is_cleaned_up(login, connect):
-    alice, bob = login('alice', 'python'), login('bob', 'python')
-    alice.sync()
-    bob.send('half a li')
-    reset(bob.sock)
-    assert alice.expect('left')[-1] == 'bob left the room.'
-    assert connect().ask('/login bob')[0].startswith('Welcome, bob')
+def test_max_line_option_sets_the_limit(make_server, client):
+    running = make_server(max_line=100)
+    sender = client(running.port)
+    sender.expect('/login')
+    sender.send(b'/login ' + b'a' * 94 + b'\r\n')
+    assert 'too long' in sender.line()
+    assert sender.ask('/login ann')[0].startswith('Welcome, ann')
+    sender.close()

@@ -1,6 +1,4 @@
-"""chat/telnet.py on its own: line ends, telnet sequences, the limit, cleaning."""
-
-import unicodedata
+"""chat/telnet.py on its own: line ends, telnet sequences, the limit; clean is in test_framing."""
 
 import pytest
 from hypothesis import given
@@ -143,50 +141,6 @@ def test_command_inside_a_subnegotiation_ends_it_and_is_read_as_a_command():
 
 def test_cut_line_ended_by_cr_lf_split_across_reads():
     assert feed(b'x' * 20 + b'\r', b'\nok\n', max_line=10)[0] == [TOO_LONG, b'ok']
-
-
-# ---- clean
-
-
-@pytest.mark.parametrize('raw, expected', [
-    ('hello', 'hello'),
-    ('  padded \t', 'padded'),
-    ('tab\there', 'tab here'),
-    ('abd\bc', 'abc'),
-    ('abd\x7fc', 'abc'),
-    ('\b\bstart', 'start'),
-    ('你好\b', '你'),
-    ('red \x1b[31mtext\x1b[0m', 'red [31mtext[0m'),
-    ('bell\x07 and nul\x00', 'bell and nul'),
-    ('c1 \x85\x9b here', 'c1  here'),
-    ('evil \u202etxt.exe\u202c', 'evil txt.exe'),
-    ('isolate \u2066x\u2069', 'isolate x'),
-    ('\ufffd stays', '\ufffd stays'),
-])
-def test_clean(raw, expected):
-    assert clean(raw) == expected
-
-
-def _has_control(text):
-    return any(unicodedata.category(char) == 'Cc'
-               or 0x202a <= ord(char) <= 0x202e or 0x2066 <= ord(char) <= 0x2069
-               for char in text)
-
-
-@given(st.binary())
-def test_any_bytes_give_lines_with_no_control_character(data):
-    reader = Telnet(64)
-    out = reader.feed(data) + reader.finish()
-    for line in out.split(b'\n')[:-1]:
-        text = clean(line.decode('utf-8', 'replace'))
-        assert not _has_control(text)
-        assert text == text.strip()
-    assert len(reader._line) <= 64
-
-
-@given(st.text())
-def test_clean_of_any_text_has_no_control_character(text):
-    assert not _has_control(clean(text))
 
 
 @given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=8),

@@ -5,32 +5,16 @@ server's web port as a browser's network stack would (the page itself, in a
 real browser, is tests/test_browser.py's), and to its telnet port as telnet does.
 """
 
-import asyncore
 import logging
-import select
 import socket
-import struct
 import subprocess
 import sys
 
 import pytest
-from conftest import (TIMEOUT, UPGRADE, Client, ServerThread, StrictRequest, StrictServer,
-                      StrictWebServer, StrictWebSession, WebClient, client_frame, reset)
+from conftest import (TIMEOUT, UPGRADE, client_frame,
+                      log_in, read_to_end)
 
-from chat.channel import finish_connection
-from chat.limits import Limits
-from chat.loop import LOOPS, capacity, make_loop
 from chat.web import FILES, PAGE_DIR
-
-
-def read_to_end(sock):
-    """Everything sock receives until the other side ends its output."""
-    data = b''
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
 
 
 def http(port, request, host='127.0.0.1'):
@@ -53,13 +37,6 @@ def get(port, path='/', method='GET', headers=''):
 def upgrade(port, extra='', version='13'):
     request = UPGRADE.format(host='127.0.0.1:%d' % port, extra=extra)
     return http(port, request.replace('Version: 13', 'Version: ' + version))
-
-
-def login(client, name, room=None):
-    client.ask('/login ' + name)
-    if room:
-        client.ask('/' + room)
-    return client
 
 
 # ---- the page
@@ -155,50 +132,39 @@ def test_the_pages_own_origin_and_no_origin_may_chat(web_connect, web_server):
     assert program.ask('/login program')[0].startswith('Welcome, program')
 
 
-def test_an_origin_given_with_web_origin_may_chat(loop_name):
-    running = ServerThread(loop=loop_name, web=True, origins=['https://class.example'])
-    try:
-        allowed = WebClient(running.web_port, origin='https://class.example')
-        allowed.expect('/login')
-        allowed.close()
-        head, _ = upgrade(running.web_port, 'Origin: https://other.example\r\n')
-        assert head.startswith('HTTP/1.1 403')
-    finally:
-        running.stop()
+def test_an_origin_given_with_web_origin_may_chat(make_server, web_client):
+    running = make_server(web=True, origins=['https://class.example'])
+    allowed = web_client(running.web_port, origin='https://class.example')
+    allowed.expect('/login')
+    allowed.close()
+    head, _ = upgrade(running.web_port, 'Origin: https://other.example\r\n')
+    assert head.startswith('HTTP/1.1 403')
 
 
-def test_frames_sent_right_behind_the_upgrade_are_read(web_server):
-    client = WebClient(web_server.web_port, upgrade=False)
+def test_frames_sent_right_behind_the_upgrade_are_read(web_server, web_client):
+    eager = web_client(web_server.web_port, upgrade=False)
     request = UPGRADE.format(host='127.0.0.1:%d' % web_server.web_port, extra='')
-    try:
-        client.sock.sendall(request.encode() + client_frame(b'/login eager'))
-        assert client.head().startswith('HTTP/1.1 101')
-        assert client.expect('Welcome, ')[-1].startswith('Welcome, eager')
-    finally:
-        client.close()
+    eager.sock.sendall(request.encode() + client_frame(b'/login eager'))
+    assert eager.head().startswith('HTTP/1.1 101')
+    assert eager.expect('Welcome, ')[-1].startswith('Welcome, eager')
 
 
 # ---- a browser user is a chat session like any other
 
-def test_a_browser_user_and_a_telnet_user_chat_both_ways(web_server, web_connect):
-    browser = login(web_connect(), '小明', 'python')
-    telnet = Client(web_server.port)
-    try:
-        telnet.expect('/login')
-        login(telnet, 'tess', 'python')
-        browser.send('hello from the browser')
-        assert telnet.expect('小明:')[-1] == '小明: hello from the browser'
-        telnet.send('<b>x</b> back from telnet')
-        assert browser.expect('tess:')[-1] == 'tess: <b>x</b> back from telnet'
-        assert 'Online in python (2): tess, 小明' in browser.ask('/online')[-1]
-    finally:
-        telnet.close()
+def test_a_browser_user_and_a_telnet_user_chat_both_ways(web_server, web_connect, client):
+    browser = log_in(web_connect(welcome=False), '小明', 'python')
+    telnet = log_in(client(web_server.port), 'tess', 'python')
+    browser.send('hello from the browser')
+    assert telnet.expect('小明:')[-1] == '小明: hello from the browser'
+    telnet.send('<b>x</b> back from telnet')
+    assert browser.expect('tess:')[-1] == 'tess: <b>x</b> back from telnet'
+    assert 'Online in python (2): tess, 小明' in browser.ask('/online')[-1]
 
 
 def test_a_message_of_many_lines_is_many_lines(web_server, web_connect):
-    sender, reader = web_connect(), web_connect()
-    login(reader, 'reader', 'pm')
-    login(sender, 'sender', 'pm')
+    sender, reader = web_connect(welcome=False), web_connect(welcome=False)
+    log_in(reader, 'reader', 'pm')
+    log_in(sender, 'sender', 'pm')
     sender.send('one\r\ntwo\nthree\rfour')
     assert reader.expect('four')[-4:] == ['sender: one', 'sender: two', 'sender: three',
                                           'sender: four']
@@ -214,163 +180,49 @@ def test_a_fragmented_message_and_a_ping_between_its_fragments(web_connect):
 
 
 def test_a_line_over_the_limit_gets_too_long_and_the_session_goes_on(web_connect):
-    client = login(web_connect(), 'long')
+    client = log_in(web_connect(welcome=False), 'long')
     assert 'too long' in client.ask('y' * 5000)[0].lower()
     assert client.ask('/who')[0].startswith('Logged in (1)')
 
 
 def test_logout_says_goodbye_then_closes_with_1000(web_connect):
-    client = login(web_connect(), 'leaver')
+    client = log_in(web_connect(welcome=False), 'leaver')
     client.send('/logout')
     assert client.read_to_close() == ['Goodbye!'] and client.close_code == 1000
 
 
-def test_shutdown_says_so_then_closes_with_1001(loop_name):
-    running = ServerThread(loop=loop_name, web=True)
-    client = WebClient(running.web_port)
-    try:
-        client.expect('/login')
-        running.loop.stop()
-        assert 'shutting down' in client.read_to_close()[-1]
-        assert client.close_code == 1001
-    finally:
-        running.thread.join(5)
-        client.close()
-
-
-@pytest.mark.parametrize('name, data, code', [
-    ('unmasked', client_frame(b'hi', masked=False), 1002),
-    ('binary', client_frame(b'hi', 0x2), 1003),
-    ('invalid UTF-8', client_frame(b'\xc3\x28'), 1007),
-    ('a close', client_frame(struct.pack('!H', 1001), 0x8), 1001),
-])
-def test_the_end_of_a_browsers_input_frees_its_nickname_at_once(web_server, web_connect,
-                                                                name, data, code):
-    listener = login(web_connect(), 'listener', 'python')
-    client = login(web_connect(), 'leaving', 'python')
-    client.send(data)
-    assert client.read_to_close() == [] and client.close_code == code
-    assert listener.expect('left the room')[-1] == 'leaving left the room.'
-    newcomer = web_connect()
-    assert newcomer.ask('/login leaving')[0].startswith('Welcome, leaving')
-
-
-def test_a_reset_browser_is_cleaned_up(web_server, web_connect):
-    listener = login(web_connect(), 'listener', 'python')
-    client = login(web_connect(), 'gone', 'python')
-    reset(client.sock)
-    assert listener.expect('left the room')[-1] == 'gone left the room.'
+@pytest.mark.every_loop
+def test_shutdown_says_so_then_closes_with_1001(make_server, web_client):
+    running = make_server(web=True)
+    browser = web_client(running.web_port)
+    browser.expect('/login')
+    running.loop.stop()                     # the shutdown, read while it goes on
+    assert 'shutting down' in browser.read_to_close()[-1]
+    assert browser.close_code == 1001
 
 
 # ---- the limits count every connection, to either port
 
-# Linux reads data, end, then nothing of the reset; macOS raises the reset after the
-# data, and Windows may drop unread data when a reset arrives, end or no end.
-@pytest.mark.skipif(sys.platform != 'linux', reason="a reset after the end reads as Linux's")
-def test_a_refusal_is_read_whole_though_the_request_arrives_after_it():
-    """A browser sends its request as it connects, and a refusal may be sent before it arrives.
-
-    Closing with that request unread resets the connection; finish_connection
-    sends the end of output first, so the reply and its end reach the browser
-    ahead of the reset (without it, recv raises ConnectionResetError here).
-    """
-    listener = socket.create_server(('127.0.0.1', 0))
-    browser = socket.create_connection(listener.getsockname(), timeout=TIMEOUT)
-    refused, _ = listener.accept()
-    try:
-        refused.sendall(b'HTTP/1.1 503 Service Unavailable\r\n\r\n')
-        finish_connection(refused)                     # nothing to read yet
-        browser.sendall(b'GET / HTTP/1.1\r\n\r\n')
-        assert select.select([refused], [], [], TIMEOUT)[0]
-        refused.close()                                # the request unread: a reset
-        assert read_to_end(browser) == b'HTTP/1.1 503 Service Unavailable\r\n\r\n'
-    finally:
-        for sock in (listener, browser, refused):
-            sock.close()
+@pytest.mark.every_loop
+def test_page_loads_count_against_the_per_address_limit(make_server, client):
+    running = make_server(web=True, max_per_address=3)
+    for _ in range(2):
+        client(running.web_port)            # a page load, its request not sent yet
+    telnet = client(running.port)
+    telnet.expect('/login')                 # two page loads and a telnet user: 3
+    head, body = get(running.web_port)
+    assert head.startswith('HTTP/1.1 503') and b'too many connections' in body
+    refused = client(running.port)
+    assert 'too many connections' in refused.read_to_close()[0]
 
 
-def test_page_loads_count_against_the_per_address_limit(loop_name):
-    running = ServerThread(loop=loop_name, web=True, max_per_address=3)
-    loading = [socket.create_connection(('127.0.0.1', running.web_port)) for _ in range(2)]
-    telnet = Client(running.port)
-    try:
-        telnet.expect('/login')             # two page loads and a telnet user: 3
-        head, body = get(running.web_port)
-        assert head.startswith('HTTP/1.1 503') and b'too many connections' in body
-        refused = Client(running.port)
-        assert 'too many connections' in refused.read_to_close()[0]
-        refused.close()
-    finally:
-        for sock in loading:
-            sock.close()
-        telnet.close()
-        running.stop()
-
-
-def test_a_full_server_answers_a_browser_503_full(loop_name):
-    running = ServerThread(loop=loop_name, web=True, max_clients=1)
-    telnet = Client(running.port)
-    try:
-        telnet.expect('/login')
-        head, body = get(running.web_port)
-        assert head.startswith('HTTP/1.1 503') and b'full' in body
-    finally:
-        telnet.close()
-        running.stop()
-
-
-def test_a_browser_that_floods_is_paced_not_cut(loop_name):
-    running = ServerThread(loop=loop_name, web=True)
-    flooder, reader = WebClient(running.web_port), WebClient(running.web_port)
-    try:
-        for client, name in ((reader, 'reader'), (flooder, 'flooder')):
-            client.expect('/login')
-            login(client, name, 'python')
-        flooder.send(''.join('line %d\r\n' % n for n in range(40)))
-        assert reader.expect('line 17')[-1] == 'flooder: line 17'    # the burst: 20 - 2
-        assert reader.expect('line 39')[-1] == 'flooder: line 39'    # the rest, paced
-        assert flooder.ask('/online')[-1].startswith('Online in python (2)')
-    finally:
-        flooder.close()
-        reader.close()
-        running.stop()
-
-
-class SmallSendBuffer(StrictWebSession):
-    """A browser's session with a small send buffer, as on a slow link: what its client does
-    not read piles up in the session's queue, not in loopback's megabytes of kernel buffer."""
-
-    def __init__(self, server, sock, origin=None):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        super().__init__(server, sock, origin)
-
-
-class SmallSendBufferRequest(StrictRequest):
-    session_class = SmallSendBuffer
-
-
-def test_a_browser_that_never_reads_is_cut_as_a_slow_reader(loop_name, caplog):
-    """A tab left open on a sleeping laptop."""
-    caplog.set_level(logging.INFO, logger='chat')
-    running = ServerThread(loop=loop_name, web=True, max_queue=16 * 1024, line_rate=0)
-    running.web.channel_class = SmallSendBufferRequest
-    sleeper = WebClient(running.web_port)
-    talker = Client(running.port)
-    try:
-        sleeper.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sleeper.expect('/login')
-        login(sleeper, 'sleeper', 'python')
-        talker.expect('/login')
-        login(talker, 'talker', 'python')
-        talker.send(('z' * 1000 + '\r\n') * 3000)
-        talker.expect('sleeper left the room.')
-        assert any('(sleeper): slow reader' in record.getMessage()
-                   for record in caplog.records)
-        assert not [record for record in caplog.records if record.exc_info]
-    finally:
-        sleeper.close()
-        talker.close()
-        running.stop()
+@pytest.mark.every_loop
+def test_a_full_server_answers_a_browser_503_full(make_server, client):
+    running = make_server(web=True, max_clients=1)
+    telnet = client(running.port)
+    telnet.expect('/login')
+    head, body = get(running.web_port)
+    assert head.startswith('HTTP/1.1 503') and b'full' in body
 
 
 # ---- the program, and the request deadline on the server's clock
@@ -402,34 +254,3 @@ def test_a_web_port_in_use_stops_the_start_in_one_line(program):
     lines = done.stderr.decode().strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1
     assert str(port) in lines[0] and 'in use' in lines[0] and '--web-port' in lines[0]
-
-
-def test_a_request_head_must_come_within_10_seconds_of_the_servers_clock():
-    """A head sent a byte at a time: closed at 10 s, told so, on a clock the test moves."""
-    now = [1000.0]
-    server = StrictServer(0, '127.0.0.1', clock=lambda: now[0],
-                          limits=Limits().capped(capacity(LOOPS[0])))
-    web = StrictWebServer(server, 0, '127.0.0.1')
-    loop = make_loop(server, LOOPS[0])
-    slow = socket.create_connection(('127.0.0.1', web.socket.getsockname()[1]), timeout=5)
-    try:
-        slow.setblocking(False)
-        for second in range(10):                # a byte at 0 s, 1 s, ... 9 s
-            now[0] = 1000.0 + second
-            slow.send(b'GET / HTTP/1.1\r\n'[second:second + 1])
-            for _ in range(20):
-                loop.run_once(0)
-            with pytest.raises(BlockingIOError):
-                slow.recv(1)                    # no answer yet
-        now[0] = 1009.99
-        loop.run_once(0)
-        with pytest.raises(BlockingIOError):
-            slow.recv(1)
-        now[0] = 1010.0
-        for _ in range(3):
-            loop.run_once(0)
-        slow.settimeout(TIMEOUT)
-        assert slow.recv(100).startswith(b'HTTP/1.1 408')
-    finally:
-        slow.close()
-        asyncore.close_all(server.map)
