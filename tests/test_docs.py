@@ -14,9 +14,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md'))
 
-# A code block, and the paragraph before it, which must name its file as a link
-# and end with a colon: "From [chat/rooms.py](../chat/rooms.py):".
-EXCERPT = re.compile(r'([^\n]*(?:\n[^\n]+)*)\n\n```python\n(.*?)```', re.S)
+# A code block after a blank line: an excerpt, whose paragraph before it must name its
+# file as a link and end with a colon: "From [chat/rooms.py](../chat/rooms.py):".
+EXCERPT = re.compile(r'\n\n```python\n(.*?)```', re.S)
 SOURCE = re.compile(r'\[([\w./-]+\.py)\]\([^)]*\)\s*[:：]\s*$')
 TRANSCRIPT = re.compile(r'<!-- transcript((?: [\w-]+=\S+)*) -->\n```text\n(.*?)```', re.S)
 """A transcript to replay, after the server's passwords if it has them:
@@ -29,9 +29,15 @@ def squeeze(text):
     return ' '.join(text.split())
 
 
+def excerpts_in(text):
+    """Return (the paragraph before it, its code) for each excerpt in text."""
+    return [(text[:match.start()].rsplit('\n\n', 1)[-1], match.group(1))
+            for match in EXCERPT.finditer(text)]
+
+
 def excerpts():
     for doc in DOCS:
-        for before, code in EXCERPT.findall(doc.read_text(encoding='utf-8')):
+        for before, code in excerpts_in(doc.read_text(encoding='utf-8')):
             yield pytest.param(doc, before, code, id='%s:%s' % (doc.name, code.split('\n')[0]))
 
 
@@ -61,15 +67,14 @@ def test_the_docs_have_excerpts_and_transcripts():
 def test_every_python_block_is_an_excerpt_or_the_original(doc):
     text = doc.read_text(encoding='utf-8')
     fences = text.count('```python\n')
-    assert fences == len(EXCERPT.findall(text)) + len(ORIGINAL.findall(text))
+    assert fences == len(excerpts_in(text)) + len(ORIGINAL.findall(text))
 
 
 def test_both_walkthroughs_show_the_same_code_and_sessions():
     english, chinese = (doc.read_text(encoding='utf-8') for doc in WALKTHROUGHS)
     for pattern in (ORIGINAL, TRANSCRIPT):
         assert pattern.findall(english) == pattern.findall(chinese)
-    assert ([code for _, code in EXCERPT.findall(english)]
-            == [code for _, code in EXCERPT.findall(chinese)])
+    assert EXCERPT.findall(english) == EXCERPT.findall(chinese)
 
 
 def test_the_walkthroughs_link_each_other():

@@ -277,8 +277,11 @@ def test_the_line_rate_counts_by_the_servers_clock(stepped):
         listener.close()
 
 
+@ONE_LOOP
 def test_a_browser_that_floods_is_paced_not_cut(make_server, web_client):
-    running = make_server(web=True)
+    """A browser's lines are paced as a telnet client's are (the loops' part of pacing is
+    tested above, on each loop): at 25 lines a second here, so the rest takes a second."""
+    running = make_server(web=True, line_rate=25)
     flooder, reader = web_client(running.web_port), web_client(running.web_port)
     for client, name in ((reader, 'reader'), (flooder, 'flooder')):
         log_in(client, name, 'python')
