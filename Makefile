@@ -78,11 +78,12 @@ $(LINTABLE): $(INSTALLED)
 
 # The suite once, as the first half of make test: the Windows-like second half would
 # double the time, and test_platforms.py runs servers on that interpreter anyway. The
-# server's processes are measured too (the subprocess patch in pyproject.toml), each into
-# a data file of its own, combined before the report, which fails below fail_under.
+# server's processes and the test processes are measured too (the subprocess patch in
+# pyproject.toml), each into a data file of its own, combined before the report, which
+# fails below fail_under.
 coverage: $(COVERABLE)
 	$(BIN)/python -m coverage erase
-	$(BIN)/python -m coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m coverage run -m pytest -n $(JOBS) $(PYTEST_ARGS)
 	$(BIN)/python -m coverage combine --quiet
 	$(BIN)/python -m coverage report
 
