@@ -1,6 +1,7 @@
 """Listener: the listening socket both ports share: binding, listening, accepting, and
 refusing a newcomer when no file descriptor is left."""
 
+import asyncore
 import errno
 import re
 import socket
@@ -8,7 +9,8 @@ import socket
 import pytest
 from conftest import reset
 
-from chat.listener import BACKLOG
+from chat.limits import Limits
+from chat.listener import ACCEPTS, BACKLOG
 from chat.server import Server
 
 # Accepting is the loop's event, each loop its own: each loop, where a test runs a server.
@@ -95,3 +97,46 @@ def test_out_of_file_descriptors_refuses_newcomers_without_spinning(program, cli
     counted = sum(int(n) for n in re.findall(r'(\d+) more connections refused', log))
     assert log.count('refused: out of file descriptors') + counted == len(full)
     assert 'cannot accept' not in log and 'Traceback' not in log
+
+
+def test_the_web_port_refuses_newcomers_with_a_503_when_no_descriptor_is_left(program, client):
+    """Each port keeps its own spare descriptor: with every one taken by telnet clients, a
+    browser is told the server is full, as an HTTP error, and the log counts it."""
+    resource = pytest.importorskip('resource', reason='no open-file limit to lower here')
+    limit = 24
+    server = program('--port', '0', preexec_fn=lambda: resource.setrlimit(
+        resource.RLIMIT_NOFILE, (limit, limit)))
+    port = server.port()
+    web_port = int(server.expect(r'web client at http://127\.0\.0\.1:(\d+)/').group(1))
+    held = [client(port) for _ in range(limit)]
+    assert 'full' in held[-1].line()             # every descriptor is taken now
+    answers = []
+    for _ in range(3):
+        browser = client(web_port)
+        browser.send(b'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+        answers.append(b''.join(iter(lambda sock=browser.sock: sock.recv(65536), b'')))
+    assert all(answer.startswith(b'HTTP/1.1 503') and b'full' in answer for answer in answers)
+    server.stop()
+    code, log = server.finish()
+    assert code == 0
+    counted = sum(int(n) for n in re.findall(r'(\d+) more connections refused', log))
+    assert log.count('refused: out of file descriptors') + counted >= len(answers)
+    assert 'cannot accept' not in log and 'Traceback' not in log
+
+
+def test_a_storm_is_accepted_in_batches_of_accepts():
+    """One readable event takes ACCEPTS connections at most, so the loop serves the others
+    between batches; the next event takes the rest."""
+    server = Server(0, '127.0.0.1', limits=Limits(max_per_address=0))   # all from 127.0.0.1
+    waiting = []
+    try:
+        for _ in range(ACCEPTS + 6):
+            waiting.append(socket.create_connection(server.socket.getsockname()[:2]))
+        server.handle_accept()
+        assert len(server.sessions) == ACCEPTS
+        server.handle_accept()
+        assert len(server.sessions) == ACCEPTS + 6
+    finally:
+        for sock in waiting:
+            sock.close()
+        asyncore.close_all(server.map)
