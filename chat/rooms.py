@@ -104,6 +104,7 @@ class Room(OperatorCommands, CommandHandler):
         self.server.users[nickname_key(name)] = session
         self.server.classroom.rename(old, name)
         session.client_name = name
+        log.info('%s is now known as %s', old, name)
         session.push('You are now %s.' % name)
         self.broadcast('%s is now known as %s.' % (old, name), sender=session)
 

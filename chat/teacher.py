@@ -170,6 +170,18 @@ class OperatorCommands:
         log.info('%s unmuted %s', session.client_name, line)
 
     @operator_only
+    def do_mutes(self, session, line):
+        """mutes: list the muted users."""
+        users, muted = self.server.users, self.server.classroom.muted
+        if not muted:
+            session.push('Nobody is muted.')
+            return
+        # A mute is kept by nickname key: the name as typed where its user is online.
+        names = sorted((users[key].client_name if key in users else key for key in muted),
+                       key=str.casefold)
+        session.push('Muted (%d): %s' % (len(names), ', '.join(names)))
+
+    @operator_only
     def do_ban(self, session, line):
         """ban <nickname> [minutes]: disconnect everyone at a user's address, and keep it out."""
         name, _, minutes = line.partition(' ')

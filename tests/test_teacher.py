@@ -126,8 +126,8 @@ def test_help_lists_operator_commands_to_operators_only(classroom):
     op = teacher(classroom, 'python')
     student_help = ' '.join(student.ask('/help'))
     op_help = ' '.join(op.ask('/help'))
-    for command in ('/kick', '/mute', '/unmute', '/ban', '/bans', '/unban', '/announce',
-                    '/quiet'):
+    for command in ('/kick', '/mute', '/mutes', '/unmute', '/ban', '/bans', '/unban',
+                    '/announce', '/quiet'):
         assert command not in student_help and command in op_help
     assert '/op <password>' in student_help
 
@@ -201,6 +201,25 @@ def test_a_mute_follows_the_nickname_across_nick_and_a_new_login(classroom):
     assert 'unmuted' in again.expect('unmuted')[-1]
     again.send('heard now')
     assert op.expect('bobby:')[-1] == 'bobby: heard now'
+
+
+def test_mutes_lists_the_muted_by_the_name_they_have_now_to_operators_only(classroom):
+    op = teacher(classroom)
+    bob, carol = classroom('Bob'), classroom('carol')
+    assert op.ask('/mutes') == ['Nobody is muted.']
+    op.ask('/mute Bob')
+    op.ask('/mute carol')
+    bob.ask('/nick Bobby')
+    carol.send('/logout')
+    carol.read_to_close()
+    assert op.ask('/mutes')[-1] == 'Muted (2): Bobby, carol'
+    assert 'operators only' in bob.ask('/mutes')[0]
+
+
+def test_a_rename_is_logged(classroom, caplog):
+    bob = classroom('bob')
+    bob.ask('/nick bobby')
+    assert any(record.getMessage() == 'bob is now known as bobby' for record in caplog.records)
 
 
 def test_unmute_of_someone_not_muted_says_so(classroom):
