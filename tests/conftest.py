@@ -367,6 +367,22 @@ def log_in(client, name, room=None):
     return client
 
 
+def far_behind(client, port, width=1000, count=12000):
+    """Log a reader that never reads (its receive buffer small) and a talker into python;
+    the talker says count lines of width bytes, more than the kernel holds for the reader.
+
+    Returns (the reader, the talker), once the server has handled every line: the rest
+    of the talk waits in the server's queue for the reader.
+    """
+    reader, talker = client(port), client(port)
+    reader.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    log_in(reader, 'sluggard', 'python')
+    log_in(talker, 'talker', 'python')
+    talker.send(('x' * width + '\r\n') * count)
+    talker.sync()
+    return reader, talker
+
+
 @pytest.fixture
 def login_all(client):
     """Return a function that logs a new client in to a server (or port) for each name.

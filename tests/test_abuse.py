@@ -11,7 +11,7 @@ import socket
 import threading
 
 import pytest
-from conftest import ONE_LOOP, TIMEOUT, MiB, log_in, needs_other_loopbacks
+from conftest import ONE_LOOP, TIMEOUT, MiB, far_behind, needs_other_loopbacks
 
 from chat.limits import MAX_PER_ADDRESS, address_key
 
@@ -155,12 +155,7 @@ def test_sessions_closed_at_the_end_of_the_shutdown_grace_are_logged(make_server
                                                                     caplog):
     caplog.set_level(logging.INFO, logger='chat')
     running = make_server(line_rate=0, max_queue=256 * MiB)
-    sluggard, talker = client(running.port), client(running.port)
-    sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
-        log_in(each, name, 'python')
-    talker.send(('z' * 1000 + '\r\n') * 12000)
-    talker.sync()
+    sluggard, talker = far_behind(client, running.port)
     running.stop()
     sluggard.close()
     talker.close()

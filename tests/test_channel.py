@@ -13,7 +13,7 @@ import time
 
 import pytest
 from conftest import (ONE_LOOP, TIMEOUT, MiB, SmallSendBuffer, StrictSession, client_frame,
-                      log_in, read_to_end, reset)
+                      far_behind, log_in, read_to_end, reset)
 
 from chat.channel import finish_connection
 
@@ -130,12 +130,7 @@ def test_a_client_that_never_reads_after_logout_is_closed_within_linger(make_ser
     """With a linger of 1 s, so as not to wait 10 s again (the test above waits them)."""
     caplog.set_level(logging.INFO, logger='chat')
     running = make_server(line_rate=0, max_queue=256 * MiB, linger=1.0)
-    sluggard, talker = client(running.port), client(running.port)
-    sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
-        log_in(each, name, 'python')
-    talker.send(('y' * 1000 + '\r\n') * 12000)
-    talker.sync()
+    sluggard, _ = far_behind(client, running.port)
     sluggard.send('/logout')
     deadline = time.monotonic() + 1.0 + TIMEOUT
     while len(running.server.sessions) > 1:

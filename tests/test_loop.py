@@ -6,7 +6,7 @@ import socket
 import time
 
 import pytest
-from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, log_in
+from conftest import GRACE_MARGIN, READY_LOOPS, TIMEOUT, far_behind
 
 from chat.limits import Limits
 from chat.loop import GRACE, capacity, make_loop
@@ -37,13 +37,8 @@ def test_shutdown_tells_every_session_and_closes_it(make_server, client):
 def test_shutdown_waits_no_longer_than_its_grace_for_a_client_that_never_reads(make_server,
                                                                              client):
     running = make_server(max_queue=64 * 1024 * 1024, line_rate=0)  # never cut
-    sluggard, talker = client(running.port), client(running.port)
-    sluggard.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    for each, name in ((sluggard, 'sluggard'), (talker, 'talker')):
-        log_in(each, name, 'python')
     # More than the socket buffers hold, queued for a client that never reads.
-    talker.send(('x' * 200 + '\r\n') * 40000)
-    talker.sync()
+    far_behind(client, running.port, width=200, count=40000)
     started = time.monotonic()
     running.stop()
     elapsed = time.monotonic() - started

@@ -132,14 +132,21 @@ def test_a_rate_of_zero_turns_pacing_off(program, client):
     assert len(got) == 600
 
 
-@ONE_LOOP
-def test_the_line_burst_option_sets_the_burst(program, client):
+def burst_of_five(program, client):
+    """A server whose clients may send 5 lines at once, then 1 a second; a reader, and a
+    flooder beside it in python that has spent 2 lines of its 5. Returns (reader, flooder)."""
     server = program('--port', '0', '--line-burst', '5', '--line-rate', '1')
     port = server.port()
     reader = log_in(client(port), 'reader', 'python')
     flooder = client(port)
-    flooder.send('/login flooder\r\n/python\r\n')   # 2 lines of its 5
+    flooder.send('/login flooder\r\n/python\r\n')
     reader.expect('flooder entered the room.')
+    return reader, flooder
+
+
+@ONE_LOOP
+def test_the_line_burst_option_sets_the_burst(program, client):
+    reader, flooder = burst_of_five(program, client)
     flooder.send(''.join('flood %d\r\n' % n for n in range(10)))
     got = arrivals(reader, 3, time.monotonic() + TIMEOUT)
     got += arrivals(reader, 1, time.monotonic() + 0.5)      # the next is due a second later
@@ -148,12 +155,7 @@ def test_the_line_burst_option_sets_the_burst(program, client):
 
 @ONE_LOOP
 def test_empty_lines_do_not_count(program, client):
-    server = program('--port', '0', '--line-burst', '5', '--line-rate', '1')
-    port = server.port()
-    reader = log_in(client(port), 'reader', 'python')
-    flooder = client(port)
-    flooder.send('/login flooder\r\n/python\r\n')   # 2 lines of its 5
-    reader.expect('flooder entered the room.')
+    reader, flooder = burst_of_five(program, client)
     flooder.send('\r\n' * 100 + 'a\r\nb\r\nc\r\n')
     got = arrivals(reader, 3, time.monotonic() + TIMEOUT)
     assert [line for _, line in got] == ['flooder: a', 'flooder: b', 'flooder: c']

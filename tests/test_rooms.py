@@ -212,22 +212,25 @@ def test_motd_is_shown_after_every_login_cleaned(program, client, tmp_path):
         assert lines[4] == 'Commands here:'
 
 
-def test_an_unreadable_motd_is_one_line_naming_it(tmp_path):
-    missing = tmp_path / 'no-such-motd.txt'
-    done = subprocess.run([sys.executable, '-m', 'chat', '--port', '0', '--motd', str(missing)],
+def refused_motd(path):
+    """Start the server with --motd path, which must stop it: return its one line."""
+    done = subprocess.run([sys.executable, '-m', 'chat', '--port', '0', '--motd', str(path)],
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
+    return line
+
+
+def test_an_unreadable_motd_is_one_line_naming_it(tmp_path):
+    missing = tmp_path / 'no-such-motd.txt'
+    line = refused_motd(missing)
     assert str(missing) in line and 'message of the day' in line
 
 
 def test_a_motd_over_16_kib_is_refused_at_start(tmp_path):
     big = tmp_path / 'big.txt'
     big.write_text('line\n' * 4000, encoding='utf-8')
-    done = subprocess.run([sys.executable, '-m', 'chat', '--port', '0', '--motd', str(big)],
-                          capture_output=True, text=True, timeout=TIMEOUT)
-    assert done.returncode == 1
-    [line] = done.stderr.splitlines()
+    line = refused_motd(big)
     assert str(big) in line and '16384' in line
 
 
