@@ -7,8 +7,6 @@ or turn the loop by hand on a clock of the test's.
 
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 
@@ -20,23 +18,6 @@ from chat.loop import HANG_UP
 
 # What is held, and when it is let through, is the loop's to decide: each loop.
 pytestmark = pytest.mark.every_loop
-
-FLOOD_EMPTY_LINES = """
-import socket, sys
-port, count = int(sys.argv[1]), int(sys.argv[2])
-floods = [socket.create_connection(('127.0.0.1', port)) for _ in range(count)]
-for n, each in enumerate(floods):
-    each.sendall(b'/login empty%d\\r\\n/python\\r\\n' % n)
-for each in floods:
-    each.sendall(b'\\r\\n \\x01\\n' * 40000)
-print('sent', flush=True)
-sys.stdin.read()
-"""
-"""Flooders of lines that clean to nothing, 200 KB each, in a process of their own: the
-server works through them while the test's own round trips go on."""
-
-
-
 
 def arrivals(reader, count, until):
     """Read chat lines until count have come or until (a monotonic time) passes.
@@ -98,7 +79,9 @@ def test_a_flood_is_paced_the_flooder_stays_and_another_room_does_not_wait(progr
     p50 = statistics.median(pinged) * 1000
     print('flood: 20 lines at once, then %d in %.0f s; ping-pong in another room p50 %.2f ms'
           % (len(paced), watched, p50))
-    assert p50 < 10
+    # A few ms on an idle machine; a room that waited behind the flood's pace of 5 lines
+    # a second would take 200 ms a line. The bound leaves room for a machine under load.
+    assert p50 < 100
     assert 'flooder' in reader.ask('/online')[0]        # still connected, still in the room
     assert 'closed (flooder)' not in ''.join(line for line in server.log if line)
 
@@ -228,30 +211,46 @@ def test_over_long_lines_are_paced_like_any_other(make_server, client):
     assert all('too long' in line for _, line in got)
 
 
-def test_a_flood_of_empty_lines_costs_other_users_nothing(program, client):
-    server = program('--port', '0')
-    port = server.port()
-    alice = log_in(client(port), 'alice', 'write')
-    bob = log_in(client(port), 'bob', 'write')
-    alice.sync()
-    flood = subprocess.Popen([sys.executable, '-c', FLOOD_EMPTY_LINES, str(port), '8'],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
+def test_a_flood_of_empty_lines_costs_other_users_nothing(stepped):
+    """Counted in the loop's rounds, not in milliseconds (a busy machine stretches those): with 8
+    connections' worth of lines that clean to nothing waiting, alice's line reaches bob in
+    the round after the one that reads it, as it would on an idle server."""
+    server, loop, _ = stepped()
+    port = server.socket.getsockname()[1]
+    alice, bob = Client(port), Client(port)
+    floods = [Client(port) for _ in range(8)]
     try:
-        assert flood.stdout.readline() == b'sent\n'
-        busy = server.cpu_seconds()
-        times = ping_pong(alice, bob, 12, 0.25)
-        busy = server.cpu_seconds() - busy if busy is not None else float('nan')
+        for client, name in [(alice, 'alice'), (bob, 'bob')] + [
+                (flood, 'empty%d' % n) for n, flood in enumerate(floods)]:
+            turn(loop, client, '/login')
+            client.send('/login ' + name)
+            turn(loop, client, 'Commands here')
+        for client in (bob, alice):
+            client.send('/write')
+            turn(loop, client, 'room write')
+        turn(loop, bob, 'alice entered')
+        for flood in floods:
+            flood.sock.setblocking(False)
+            try:
+                while True:
+                    flood.sock.send(b'\r\n \x01\n' * 4000)
+            except BlockingIOError:              # as much as the network holds
+                pass
+        loop.run_once(0)                         # the floods' first turn
+        bob.sock.setblocking(False)
+        # Each ping goes out at once, not held by Nagle's algorithm for the last one's ACK.
+        alice.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for n in range(5):
+            alice.send('ping %d' % n)
+            loop.run_once(0)                     # reads alice's line, queues it for bob
+            loop.run_once(0)                     # and sends it: as on an idle server
+            bob._fill()
+            assert bob.line() == 'alice: ping %d' % n
+        waiting = [session for session in server.sessions if session.paused]
+        assert len(waiting) == 8                 # the floods still wait their turns
     finally:
-        flood.kill()
-        flood.wait(TIMEOUT)
-        flood.stdout.close()
-        flood.stdin.close()
-    p50 = statistics.median(times) * 1000
-    print('8 floods of empty lines: ping-pong p50 %.2f ms; the server used %.2f s of CPU '
-          'meanwhile' % (p50, busy))
-    # A few ms here; without the turn of 32 lines a round it was 170 to 300 ms.
-    assert p50 < 25
+        for client in [alice, bob] + floods:
+            client.close()
 
 
 def test_the_line_rate_counts_by_the_servers_clock(stepped):
