@@ -17,6 +17,10 @@ runs one from the command line and prints the dict as JSON.
    third over WebSocket (RFC 6455), against a server's web port: the same
    sizes, figures and checks. The generator speaks WebSocket itself (`WsConn`,
    a minimal client: no library), so its costs are the same for every server.
+6. `ws_events_fanout` (`ws-events-fanout`): the fan-out again, its clients
+   offering the `chat.events` subprotocol (`EventConn`): each chat line then
+   arrives as a JSON object of type `say`, one to a message, and is counted
+   and checked as one.
 
 Conventions:
 
@@ -196,6 +200,20 @@ class Conn:
         """Return the bytes that carry lines (each ending in LF) to the server: as they are."""
         return lines
 
+    def start_burst(self):
+        """The fan-out's clock is about to start: nothing to do (see EventConn)."""
+
+    def units(self, data):
+        """Return the chat lines in data, a received chunk: its LFs."""
+        return data.count(b'\n')
+
+    @staticmethod
+    def fanout_pairs(stream):
+        """Return the (sender, sequence) of each fan-out line in stream, all a member
+        received during the burst, and the count of what was not a fan-out line as
+        expected (here always 0: the lines are not parsed one by one)."""
+        return _FANOUT_LINE.findall(stream), 0
+
     def receive(self):
         """Read once: the server's lines (b'' if what came completes none), or None at the end."""
         return self.sock.recv(CHUNK) or None
@@ -245,6 +263,9 @@ class WsConn(Conn):
 
     __slots__ = ('pending', 'key')
 
+    PROTOCOL = None
+    """The subprotocol offered (Sec-WebSocket-Protocol), and that the 101 must name: none."""
+
     def __init__(self, nick, hello, source=None):
         Conn.__init__(self, nick, hello, source)
         self.pending = b''             # an unfinished frame, or the unfinished response head
@@ -252,10 +273,11 @@ class WsConn(Conn):
 
     def connected(self):
         port = self.sock.getpeername()[1]
+        offer = b'Sec-WebSocket-Protocol: %s\r\n' % self.PROTOCOL if self.PROTOCOL else b''
         self.sock.sendall(b'GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n'
                           b'Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n'
-                          b'Sec-WebSocket-Version: 13\r\n\r\n'
-                          % (WS_PATH.encode(), HOST.encode(), port, self.key))
+                          b'Sec-WebSocket-Version: 13\r\n%s\r\n'
+                          % (WS_PATH.encode(), HOST.encode(), port, self.key, offer))
         self.state = _UPGRADING
 
     @staticmethod
@@ -292,6 +314,10 @@ class WsConn(Conn):
                    for name, _, value in (field.partition(b':') for field in fields)}
         if headers.get(b'sec-websocket-accept') != accept:
             raise ConnectionError('%s: a wrong Sec-WebSocket-Accept' % self.nick)
+        if headers.get(b'sec-websocket-protocol') != self.PROTOCOL:
+            raise ConnectionError('%s: offered subprotocol %r, the server chose %r'
+                                  % (self.nick, self.PROTOCOL,
+                                     headers.get(b'sec-websocket-protocol')))
         self.pending = b''
         self.state = _LOGGING_IN
         self.sock.sendall(self.frame(self.hello))
@@ -325,6 +351,106 @@ class WsConn(Conn):
                 raise ConnectionError('%s: a frame of opcode %d' % (self.nick, opcode))
         self.pending = data[pos:] if pos < end else b''
         return out[0] if len(out) == 1 else b''.join(out)
+
+
+class EventConn(WsConn):
+    """A client over WebSocket that offers the `chat.events` subprotocol, as chat's page
+    does: the 101 must name it, and from then on each text message the server sends holds
+    one JSON object (a chat line is `{"type":"say","text":...}`, a reply
+    `{"type":"line","text":...}`). What it sends is what a WsConn sends: lines.
+
+    A marker ending in CR LF (a line's end) is looked for ending in `"` instead: the end
+    of the `text` (or `body`) string that carries the line.
+
+    In the fan-out burst (after `start_burst`) the frames are not parsed as they come:
+    `receive` returns the bytes as they are, and `units` counts the `say` objects in them
+    by the bytes that open one, `{"type":"say"`, with `bytes.count`. That is exact: inside
+    a JSON string a quote is escaped, so those bytes only ever open an object, and a
+    frame's header (two bytes, or four) never ends in them. The frames are parsed after
+    the clock stops (`fanout_pairs`), and every object checked there.
+    """
+
+    __slots__ = ('raw',)
+
+    PROTOCOL = b'chat.events'
+
+    def __init__(self, nick, hello, source=None):
+        WsConn.__init__(self, nick, hello, source)
+        self.raw = False               # the burst: bytes as received, frames unparsed
+
+    def seen(self, data, marker):
+        if marker.endswith(b'\r\n'):
+            marker = marker[:-2] + b'"'
+        return WsConn.seen(self, data, marker)
+
+    def receive(self):
+        if not self.raw:
+            return WsConn.receive(self)
+        return self.sock.recv(CHUNK) or None
+
+    def start_burst(self):
+        """From now on, receive the frames unparsed (and count say objects in them)."""
+        self.raw = True
+        if self.pending:               # an unfinished frame: the stream kept starts with it
+            self.chunks.append(self.pending)
+            self.pending = b''
+        self.tail = b''
+
+    def units(self, data):
+        """Return the say objects that data completes the opening bytes of; one split
+        across two reads is counted once, in the second (`tail`: the last bytes before)."""
+        count = data.count(_SAY)
+        if self.tail:
+            count += (self.tail + data[:len(_SAY) - 1]).count(_SAY)
+        if len(data) >= len(_SAY) - 1:
+            self.tail = data[1 - len(_SAY):]
+        else:
+            self.tail = (self.tail + data)[1 - len(_SAY):]
+        return count
+
+    @staticmethod
+    def fanout_pairs(stream):
+        """Return the (sender, sequence) of each say object in stream (a member's frames,
+        as received), and how many of its messages were not one say object of a fan-out
+        line, whole (`_EVENT_SAY`), or were numbered (`seq`) out of order."""
+        messages = text_payloads(stream)
+        found = _EVENT_SAY.findall(b'\n'.join(messages))
+        seqs = list(map(int, map(operator.itemgetter(3), found)))
+        unnumbered = sum(map(operator.ge, seqs, seqs[1:]))
+        return (list(map(operator.itemgetter(1, 2), found)),
+                len(messages) - len(found) + unnumbered)
+
+
+_SAY = b'{"type":"say"'
+"""The bytes that open a say object, as chat writes it: `type` first, compact."""
+
+_EVENT_SAY = re.compile(
+    rb'^\{"type":"say","text":"([^":\\\n]+): B(\d{3}) (\d{6}) [^"\\\n]*",'
+    rb'"from":"\1","body":"B\2 \3 [^"\\\n]*","room":"python",'
+    rb'"seq":(\d+),"time":\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\}$', re.M)
+"""A message that is exactly a fan-out line's say object, as chat sends it
+(docs/protocol: type, text, from, body, room, seq, time, in that order): (nick, sender,
+sequence, seq). One message a line: the messages are joined with LFs, which JSON escapes."""
+
+
+def text_payloads(stream):
+    """Return the payloads of the whole text frames in stream, unmasked server frames
+    from a frame's start: a list, one payload a message. Other frames are left out."""
+    out = []
+    pos, end = 0, len(stream)
+    while end - pos >= 2:
+        opcode, size = stream[pos] & 0x0F, stream[pos + 1] & 0x7F
+        start = pos + 2
+        if size == 126:
+            size, start = int.from_bytes(stream[pos + 2:pos + 4], 'big'), pos + 4
+        elif size == 127:
+            size, start = int.from_bytes(stream[pos + 2:pos + 10], 'big'), pos + 10
+        if start + size > end:
+            break
+        pos = start + size
+        if opcode == _WS_TEXT:
+            out.append(stream[start:pos])
+    return out
 
 
 class Crowd:
@@ -476,6 +602,8 @@ def fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.
                   for number in range(senders)]
         waiting = sum(1 for conn in members if conn.expected)
         received = 0
+        for conn in members:
+            conn.start_burst()
         before = server_figures(pid)
         cpu_start = time.process_time()
         first = last = time.perf_counter()
@@ -502,8 +630,9 @@ def fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.
                 data = conn.receive()
                 if data:
                     conn.chunks.append(data)
-                    conn.count += data.count(b'\n')
-                    received += data.count(b'\n')
+                    count = conn.units(data)
+                    conn.count += count
+                    received += count
                     last = time.perf_counter()
                 elif data is None:
                     crowd.selector.unregister(conn.sock)
@@ -521,32 +650,34 @@ def fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout=5.
             # Steadier than the wall clock on two shared cores: where the scheduler put the
             # server (a core of its own, or the generator's) moves deliveries_per_s by half.
             figures['deliveries_per_server_cpu_s'] = round(received / figures['server_cpu_s'])
-        figures.update(check_fanout(members, senders, lines))
+        figures.update(check_fanout(members, senders, lines, conn_class))
     finally:
         crowd.close()
     figures['server_rss_before_kb'] = start.get('rss_kb')
     return figures
 
 
-def check_fanout(members, senders, lines):
+def check_fanout(members, senders, lines, conn_class=Conn):
     """Check what each member received in fanout: each sender's lines, complete, once, in order.
 
     Returns the totals over all members: lost (a line never received),
     duplicated (received more than once), reordered (received after a later
-    line of the same sender) and checked (members checked: all of them).
+    line of the same sender) and checked (members checked: all of them);
+    with conn_class EventConn, malformed too (`EventConn.fanout_pairs`).
     The common case is checked in C: a stable sort by sender of the
     (sender, sequence) pairs received must equal the expected list exactly.
     """
     expected = [(b'%03d' % number, b'%06d' % seq)
                 for number in range(senders) for seq in range(lines)]
     by_sender = operator.itemgetter(0)
-    lost = duplicated = reordered = 0
+    lost = duplicated = reordered = malformed = 0
     for index, conn in enumerate(members):
         want = expected
         if index < senders:                      # a sender does not hear itself
             want = expected[:index * lines] + expected[(index + 1) * lines:]
-        pairs = _FANOUT_LINE.findall(b''.join(conn.chunks))
+        pairs, bad = conn_class.fanout_pairs(b''.join(conn.chunks))
         conn.chunks = []
+        malformed += bad
         if sorted(pairs, key=by_sender) == want:
             continue
         seqs = {}
@@ -564,8 +695,11 @@ def check_fanout(members, senders, lines):
                 if seq < highest:
                     reordered += 1
                 highest = max(highest, seq)
-    return {'lost': lost, 'duplicated': duplicated, 'reordered': reordered,
-            'checked': len(members)}
+    figures = {'lost': lost, 'duplicated': duplicated, 'reordered': reordered,
+               'checked': len(members)}
+    if conn_class is EventConn:
+        figures['malformed'] = malformed
+    return figures
 
 
 def paced(port, members=5, lines=500, interval=0.004, pid=None):
@@ -790,6 +924,13 @@ def ws_fanout(port, clients=1000, senders=10, lines=200, pid=None, quiet_timeout
     return fanout(port, clients, senders, lines, pid, quiet_timeout, conn_class=WsConn)
 
 
+def ws_events_fanout(port, clients=1000, senders=10, lines=200, pid=None,
+                     quiet_timeout=5.0):
+    """`fanout` over WebSocket with chat.events: each line a message, each line received a
+    JSON say object in a message of its own, counted by its opening bytes (`EventConn`)."""
+    return fanout(port, clients, senders, lines, pid, quiet_timeout, conn_class=EventConn)
+
+
 def ws_pingpong(port, idle=5000, rounds=2000, pid=None, longest=10.0):
     """`idle_pingpong` over WebSocket, port a web port: the idle crowd too."""
     return idle_pingpong(port, idle, rounds, pid, longest, conn_class=WsConn)
@@ -811,6 +952,7 @@ sessions of earlier scenarios freed, and would seem to need none.
 WS_SCENARIOS = {
     'ws-pingpong': ws_pingpong,
     'ws-fanout': ws_fanout,
+    'ws-events-fanout': ws_events_fanout,
 }
 """The WebSocket scenarios, against a web port, in the order `ws-all` runs them."""
 
@@ -842,6 +984,7 @@ def main(argv=None):
         'storm': {'clients': args.clients},
         'steady': {'clients': args.clients},
         'ws-fanout': fanout_options,
+        'ws-events-fanout': fanout_options,
         'ws-pingpong': pingpong_options,
     }
     if args.scenario == 'all':

@@ -66,7 +66,7 @@ class Room(OperatorCommands, CommandHandler):
         self.sessions.add(session)
         if session.events:
             self.watching.add(session)
-        self.show_members()
+        self.members_changed()
         session.tell_status()
         session.tell_commands()
 
@@ -74,7 +74,7 @@ class Room(OperatorCommands, CommandHandler):
         """A session leaves the room."""
         self.sessions.discard(session)
         self.watching.discard(session)
-        self.show_members()
+        self.members_changed()
 
     def broadcast(self, line, sender=None):
         """Send a line to every session in the room but its sender."""
@@ -83,6 +83,13 @@ class Room(OperatorCommands, CommandHandler):
     def members(self):
         """The sessions the room's member list shows."""
         return self.sessions
+
+    def members_changed(self):
+        """Someone came, went, or changed their nickname or marks: the room's chat.events
+        clients are shown the members at the schedule's next tick, once however many
+        changed this round (`MemberLists`)."""
+        if self.watching:
+            self.server.member_lists.add(self)
 
     def show_members(self):
         """Tell the room's chat.events clients who is here: each member's nickname and
@@ -152,7 +159,7 @@ class Room(OperatorCommands, CommandHandler):
         self.broadcast(notice('%s is now known as %s.' % (old, name), 'rename',
                               nick=old, new=name), sender=session)
         session.tell_status()
-        self.show_members()
+        self.members_changed()
 
     def check_nickname(self, session, name):
         """Whether session may take the nickname name: True, or False once it is told why."""
@@ -192,7 +199,6 @@ class Hall(Room):
     """The commands that work before login."""
 
     def add(self, session):
-        super().add(session)
         if session.client_name:
             session.push('You are in the hall. Rooms: /python, /write, /pm.')
         elif self.server.classroom.password is not None:
@@ -202,6 +208,7 @@ class Hall(Room):
         else:
             session.push('Welcome to the chat server!')
             session.push('Log in with: /login <nickname>   (/help lists the commands)')
+        super().add(session)           # then the status: a page logs in once it has it
 
     def command(self, session, cmd, arg):
         if not session.client_name and cmd not in self.OPEN:
@@ -257,7 +264,7 @@ class Hall(Room):
             session.tell_commands()
         else:
             self.do_help(session, '')
-        self.show_members()
+        self.members_changed()
 
     def do_rooms(self, session, line):
         """rooms: list the chat rooms, with how many people are in each."""
@@ -303,7 +310,7 @@ class ChatRoom(Room):
         if self.quiet and not any(each.operator for each in self.sessions):
             self.quiet = False         # no operator left to hear the questions
             self.broadcast(self.quiet_notice())
-            self.show_members()
+            self.members_changed()
 
     def quiet_notice(self):
         """The line that says whether the room is in quiet mode."""
@@ -340,7 +347,7 @@ class ChatRoom(Room):
         """quiet: turn quiet mode on or off: questions go to the operators only."""
         self.quiet = not self.quiet
         self.broadcast(self.quiet_notice())
-        self.show_members()
+        self.members_changed()
         log.info('%s turned quiet mode %s in %s', session.client_name,
                  'on' if self.quiet else 'off', self.name)
 
@@ -373,6 +380,22 @@ class ChatRoom(Room):
             return
         self.history.append(line)
         self.broadcast(line, sender=sender)
+
+
+class MemberLists(set):
+    """The rooms whose members changed since the schedule's last tick (a timer of its).
+
+    Each is shown to its members once at the next tick: a class that logs
+    in at the same moment costs each room one list a round, not one a login.
+    """
+
+    def next_due(self):
+        """At once, while a room waits to be shown."""
+        return 0 if self else None
+
+    def tick(self, now):
+        while self:
+            self.pop().show_members()
 
 
 def valid_nickname(name):

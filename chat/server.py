@@ -28,7 +28,7 @@ from .framing import SHUTTING_DOWN
 from .limits import Limits, Refusals, address_key
 from .listener import Listener
 from .loop import SocketMap
-from .rooms import ChatRoom, Hall
+from .rooms import ChatRoom, Hall, MemberLists
 from .schedule import Schedule
 from .session import ChatSession
 from .teacher import Classroom
@@ -56,6 +56,8 @@ class Server(Listener):
         self.refusals = Refusals()     # the log of refused connections
         self.schedule.add_timer(self.refusals)
         self.schedule.add_timer(self.classroom.tries)
+        self.member_lists = MemberLists()   # rooms to show their members (chat/rooms.py)
+        self.schedule.add_timer(self.member_lists)
         self.listeners = [self]        # and the web port's, with the web side (chat/web.py)
         self.web = None                # the web side, if it is on
         self.sessions = set()          # every open channel, logged in or not, web page or not

@@ -115,7 +115,7 @@ class OperatorCommands:
             log.info('%s is an operator', session.client_name)
             session.tell_status()
             session.tell_commands()
-            session.room.show_members()
+            session.room.members_changed()
 
     def find_target(self, session, name, verb):
         """The user an operator names for verb, or None once the operator is told why not."""
@@ -161,7 +161,7 @@ class OperatorCommands:
                             nick=target.client_name))
         log.info('%s muted %s', session.client_name, target.client_name)
         target.tell_status()
-        target.room.show_members()
+        target.room.members_changed()
 
     @operator_only
     def do_unmute(self, session, line):
@@ -179,7 +179,7 @@ class OperatorCommands:
             target.push(notice('You have been unmuted by %s.' % session.client_name, 'unmute',
                                nick=target.client_name, by=session.client_name))
             target.tell_status()
-            target.room.show_members()
+            target.room.members_changed()
         session.push(notice('%s is unmuted.' % line, 'unmute',
                             nick=target.client_name if target else line))
         log.info('%s unmuted %s', session.client_name, line)

@@ -168,8 +168,8 @@ def test_the_room_lists_its_members_with_operators_and_to_operators_the_muted(se
         'nick': 'bob', 'new': 'bobby'}
     room_with(student, 'bobby', 'student', 'teacher')
     bob.send('/back')
-    room_with(student, 'student', 'teacher')          # the list first, then the notice
     assert student.next_of('notice', event='leave')['nick'] == 'bobby'
+    room_with(student, 'student', 'teacher')
 
 
 def test_the_status_says_who_where_operator_and_muted_as_it_changes(server, events):
