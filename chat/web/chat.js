@@ -3,8 +3,8 @@
    How it works:
    1. The page opens a WebSocket to /chat on its own origin and asks for the
       subprotocol "chat.events". From then on every message from the server
-      is one JSON object with a `type` (docs/protocol.md, "The page's
-      events"). What the page sends is still lines of text, exactly what a
+      is one JSON object with a `type` (the server's chat/events.py lists
+      them). What the page sends is still lines of text, exactly what a
       telnet user would type: "/login ann", "hello", "/kick bob".
    2. The page decides from the objects' fields, never from the wording of a
       line: wording is for people, and anyone can type it. Every object's
@@ -367,7 +367,12 @@ function showReply(reply) {
 /* ---- The top bar: the user, the room, the connection */
 
 function showMe() {
-  const me = state.me;
+  /* The user's nickname, room and marks, from the last status. While the page logs in
+     again, the nickname and room it had (greyed by the stylesheet), with no marks. */
+  let me = state.me;
+  if (me.nick === null && state.login !== null && state.login.room !== null) {
+    me = {nick: state.login.nick, room: state.login.room, operator: false, muted: false};
+  }
   page.self.hidden = me.nick === null;
   page.selfNick.textContent = me.nick || "";
   page.selfRoom.textContent = me.room === null ? "" : roomName(me.room);
@@ -456,7 +461,7 @@ function personItem(member) {
      what the user can do with that member. */
   const item = make("li", "person");
   item.dataset.nick = member.nick;
-  const isMe = member.nick === state.me.nick;
+  const isMe = member.nick === (state.login === null ? state.me.nick : state.login.nick);
   const name = make(isMe ? "span" : "button", "person-name");
   name.append(make("span", "nick " + nickColour(member.nick), member.nick));
   if (isMe) {
