@@ -570,6 +570,24 @@ def test_the_password_field_appears_when_the_class_has_one_and_is_used_again(pag
     wait(page, lambda: count(page, 'Welcome, ann!') == 2, 'logged in again with the password')
 
 
+def test_three_wrong_passwords_end_the_connection_until_the_user_tries_again(page, serve):
+    server = serve(password='open sesame')
+    open_page(page, server.url)
+    password = page.find_element(By.ID, 'password')
+    wait(page, password.is_displayed, 'showed the password field')
+    page.find_element(By.ID, 'nickname').send_keys('ann')
+    for _ in range(3):
+        password.clear()
+        password.send_keys('guess' + Keys.ENTER)
+        wait(page, lambda: phase(page) != 'joining', 'had an answer')
+    wait(page, lambda: phase(page) == 'ended', 'ended')
+    assert status(page) == 'The server closed the connection.'
+    assert 'goodbye' in page.find_element(By.ID, 'login-note').text
+    password.clear()
+    password.send_keys('open sesame' + Keys.ENTER)     # a new connection, on the user's word
+    wait_for_line(page, 'Welcome, ann!')
+
+
 def masking(field):
     """How the page draws the characters typed in field: 'disc' hides them, 'none' shows them."""
     return field.parent.execute_script(
