@@ -28,7 +28,8 @@ async_chat gives, and `Channel` is that layer:
 5. Socket options, and errors: a socket error closes the channel quietly,
    anything else is a bug, logged once with its traceback.
 
-Text becomes bytes here, in `encode`, only.
+Text becomes bytes here, in `push_to_all`, only: each line is rendered once
+for all who read it the same way (chat/events.py).
 """
 
 import asynchat
@@ -38,7 +39,7 @@ import os
 import socket
 import sys
 
-from .framing import ENDED, TOO_LONG
+from .framing import ENDED, TOO_LONG, encode
 from .limits import LINE_RATE, TokenBucket
 from .telnet import Telnet
 
@@ -73,11 +74,6 @@ def socket_option(name):
     return getattr(socket, name, None)
 
 
-def encode(line):
-    """Return a line of text as the bytes a client receives: UTF-8 ending in CR LF."""
-    return (line + '\r\n').encode('utf-8')
-
-
 def format_address(address):
     """Return 'HOST:PORT', or '[HOST]:PORT' for IPv6."""
     host, port = address[:2]
@@ -94,6 +90,8 @@ class Channel(asynchat.async_chat):
 
     ac_in_buffer_size = READ_SIZE
     framing_class = Telnet
+    events = False
+    """Whether the client reads events (chat.events): its framing renders each line."""
 
     @staticmethod
     def refusal(reply, status):
@@ -259,7 +257,14 @@ class Channel(asynchat.async_chat):
 
     def push_data(self, data):
         """Queue bytes for the client; the loop sends the queue at the end of the round."""
-        push_to_all((self,), data)
+        if self._closing:              # nothing is sent after close_when_done
+            return
+        if not self._out:
+            self.schedule.to_flush.add(self)
+        self._out.append(data)
+        self._queued += len(data)
+        if self._queued > self.max_queue:
+            self._overflow()
 
     def push_raw(self, data):
         """Queue bytes the framing has made (a telnet answer, a WebSocket control frame),
@@ -402,16 +407,22 @@ def split_lines(data, count):
     return data[:end + 1], data[end + 1:]
 
 
-def push_to_all(channels, data, sender=None):
-    """Queue data for each of channels but sender: push_data, for many channels at once.
+def push_to_all(channels, line, sender=None):
+    """Send a line to each of channels but sender: push_data, for many channels at once.
 
-    Room.broadcast calls it with the room's sessions and a line, encoded once
-    for all of them. That is the hottest loop of the server, so the queueing is
-    written out here rather than made a call per channel.
+    Room.broadcast calls it with the room's sessions. The line is encoded
+    once for all of them; a chat.events client's framing renders it once too
+    (its event, kept on the line: chat/events.py). That is the hottest loop of
+    the server, so the queueing is push_data's, written out here rather than
+    made a call per channel.
     """
+    data = encode(line)
     size = len(data)
     for channel in channels:
         if channel is sender or channel._closing:   # nothing is sent after close_when_done
+            continue
+        if channel.events:
+            channel.push_data(channel.framing.render(line))
             continue
         if not channel._out:
             channel.schedule.to_flush.add(channel)  # the loop sends it at the end of the round

@@ -5,8 +5,8 @@ Conventions, as in the standard library's cmd.Cmd:
 1. A line starting with "/" is a command: "/NAME ARG" runs the method
    do_NAME(session, ARG) of the room the session is in, ARG stripped ("" when
    there is none). A room answers only its own do_* methods.
-2. Any other line is chat, handed to the room's do_broadcast; a room
-   without one overrides `text`.
+2. Any other line is chat, handed to the room's do_broadcast; in a room
+   without one, to `text`, which says why nobody hears it.
 3. A do_* method's docstring is its help: "USAGE: DESCRIPTION", as in
    "login <nickname>: log in under a nickname.". /help lists every do_* method
    of the room from these lines, so a new command needs no other change.
@@ -36,8 +36,8 @@ class CommandHandler:
         if line.startswith('/'):
             cmd, _, arg = line[1:].partition(' ')
             self.command(session, cmd, arg.strip())
-        else:
-            self.text(session, line)
+        else:                          # chat: the room's do_broadcast, as in the design
+            getattr(self, 'do_broadcast', self.text)(session, line)
 
     def command(self, session, cmd, arg):
         """Run do_<cmd>, or tell the user there is no such command here."""
@@ -53,8 +53,8 @@ class CommandHandler:
         meth(session, arg)
 
     def text(self, session, line):
-        """Plain text is chat: do_broadcast sends it on."""
-        self.do_broadcast(session, line)
+        """Plain text in a room without do_broadcast: nobody hears it."""
+        session.push('Nobody hears you here.')
 
     def unknown(self, session, cmd, hint='type /help for the commands'):
         """Tell the user the command was not found (the design's `unknow`)."""
@@ -91,6 +91,17 @@ class CommandHandler:
             _HELP[type(self), operator] = lines
         return lines
 
+    def command_list(self, operator=False):
+        """Return the commands as a chat.events client reads them: a list of objects with
+        name, usage and help, built once per class, as help_lines is."""
+        entries = _LISTS.get((type(self), operator))
+        if entries is None:
+            entries = [{'name': cmd, 'usage': usage, 'help': description}
+                       for cmd in self.commands(operator)
+                       for usage, description in [self.help_entry(cmd)]]
+            _LISTS[type(self), operator] = entries
+        return entries
+
     def do_help(self, session, line):
         """help: list the commands of this room."""
         for help_line in self.help_lines(session.operator):
@@ -99,3 +110,6 @@ class CommandHandler:
 
 _HELP = {}
 """Each room class's /help lines, for others and for operators: they never change."""
+
+_LISTS = {}
+"""Each room class's commands as objects, for others and for operators."""

@@ -58,7 +58,10 @@ class Framing:
        close): to the channel, the end of the client's input.
     5. `wrap`: None, or a function that frames what the server sends (a
        WebSocket's text frame), called once for each send, not each line.
-    6. `goodbye(why)`: the bytes that end a session the server ends, sent
+    6. `render(line, replay=False)`: the bytes a line of the server's is
+       sent as, before `wrap`: its text, encoded; a framing for chat.events
+       renders the line's event instead (chat/events.py).
+    7. `goodbye(why)`: the bytes that end a session the server ends, sent
        after everything else; why is ENDED, SHUTTING_DOWN or PUT_OUT.
 
     This base class passes bytes through unchanged and owes nothing, which
@@ -80,9 +83,18 @@ class Framing:
         """The client has ended its input: return the lines that completed."""
         return b''
 
+    def render(self, line, replay=False):
+        """Return the bytes that carry a line of the server's: its text, as encode makes it."""
+        return encode(line)
+
     def goodbye(self, why=ENDED):
         """Return the bytes that end a session the server ends (none: its last line says it)."""
         return b''
+
+
+def encode(line):
+    """Return a line of text as the bytes a client receives: UTF-8 ending in CR LF."""
+    return (line + '\r\n').encode('utf-8')
 
 
 # C0 controls but TAB, DEL, C1 controls, and the bidirectional embedding,

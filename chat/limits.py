@@ -153,41 +153,39 @@ class Deadlines(collections.OrderedDict):
         return due
 
 
-class Refusals:
+class Refusals(list):
     """Refused connections, logged at most once every `every` seconds.
 
     A storm of refusals cannot flood the log: the first is logged in full,
-    the others within `every` seconds of it are counted, and the count is
-    logged once they are past.
+    the others within `every` seconds of it are kept (this list: who was
+    refused), and their count is logged once they are past. The list is
+    empty, and false, while nothing waits to be logged: the schedule asks
+    that every round.
     """
 
     def __init__(self, every=1.0):
+        super().__init__()
         self.every = every
-        self.unlogged = 0              # refusals counted, not logged yet
         self._logged = -float('inf')   # when the last one was logged in full
 
     def refused(self, who, reason, now):
-        """Log a refusal, or count it if one was logged less than `every` seconds ago."""
+        """Log a refusal, or keep it if one was logged less than `every` seconds ago."""
         if now - self._logged < self.every:
-            self.unlogged += 1
+            self.append(who)
             return
         self.flush()
         self._logged = now
         log.info('%s refused: %s', who, reason)
 
-    def __bool__(self):
-        """Whether a count waits to be logged."""
-        return bool(self.unlogged)
-
     def flush(self):
         """Log the count of the refusals not logged yet, if any."""
-        if self.unlogged:
-            log.info('%d more connections refused', self.unlogged)
-            self.unlogged = 0
+        if self:
+            log.info('%d more connections refused', len(self))
+            self.clear()
 
     def next_due(self):
         """When the count is due in the log, or None if nothing waits to be logged."""
-        return self._logged + self.every if self.unlogged else None
+        return self._logged + self.every if self else None
 
     def tick(self, now):
         """Log the count if it is due."""

@@ -58,6 +58,9 @@ HANG_UP = getattr(select, 'POLLRDHUP', 0)
 so a paused channel, its lines waiting, learns that its client has gone
 (Channel.handle_hang_up)."""
 
+READING = getattr(select, 'POLLIN', 0) | getattr(select, 'POLLPRI', 0)
+"""What a poll loop watches a readable dispatcher for (where poll() exists: not Windows)."""
+
 
 class SocketMap(dict):
     """asyncore's socket map (file descriptor -> dispatcher), telling a watcher of changes.
@@ -282,7 +285,7 @@ class PollLoop(SelectLoop):
                 continue               # closed since
             flags = 0
             if dispatcher.readable():
-                flags = select.POLLIN | select.POLLPRI
+                flags = READING
             elif getattr(dispatcher, 'paused', False):
                 flags = HANG_UP        # not reading, but told if the client goes
             if dispatcher.writable() and not dispatcher.accepting:

@@ -16,10 +16,13 @@ chat room has a quiet mode.
 
 import collections
 import logging
+import time
 import unicodedata
 
-from .channel import encode, push_to_all
+from .channel import push_to_all
 from .commands import CommandHandler, EndSession, operator_only
+from . import events
+from .events import Event, notice
 from .session import nickname_key
 from .teacher import OperatorCommands
 
@@ -50,26 +53,62 @@ WHO_LIMIT = 500
 class Room(OperatorCommands, CommandHandler):
     """The sessions of one room: add, remove, broadcast, logout."""
 
+    quiet = False                      # only a chat room has a quiet mode
+
     def __init__(self, server, name):
         self.server = server
         self.name = name
         self.sessions = set()
+        self.watching = set()          # the sessions here that read events: shown the members
 
     def add(self, session):
         """A session enters the room."""
         self.sessions.add(session)
+        if session.events:
+            self.watching.add(session)
+        self.show_members()
+        session.tell_status()
+        session.tell_commands()
 
     def remove(self, session):
         """A session leaves the room."""
         self.sessions.discard(session)
+        self.watching.discard(session)
+        self.show_members()
 
     def broadcast(self, line, sender=None):
         """Send a line to every session in the room but its sender."""
-        push_to_all(self.sessions, encode(line), sender)   # encoded once, for all of them
+        push_to_all(self.sessions, line, sender)   # rendered once, for all of them
+
+    def members(self):
+        """The sessions the room's member list shows."""
+        return self.sessions
+
+    def show_members(self):
+        """Tell the room's chat.events clients who is here: each member's nickname and
+        whether they are an operator, and to an operator whether they are muted."""
+        watching = [session for session in self.watching if session.client_name]
+        if not watching:
+            return
+        members = sorted(self.members(), key=lambda member: member.client_name.casefold())
+        is_muted = self.server.classroom.is_muted
+        views = {}                     # operator or not -> the frame, made once for each
+        for session in watching:
+            view = views.get(session.operator)
+            if view is None:
+                listed = [{'nick': member.client_name, 'operator': member.operator}
+                          for member in members]
+                if session.operator:
+                    for entry in listed:
+                        entry['muted'] = is_muted(entry['nick'])
+                view = views[session.operator] = session.framing.message(
+                    {'type': 'room', 'name': self.name, 'quiet': self.quiet,
+                     'members': listed})
+            session.push_data(view)
 
     def do_logout(self, session, line):
         """logout: leave the chat server."""
-        session.push('Goodbye!')
+        session.push(notice('Goodbye!', 'logout', nick=session.client_name))
         raise EndSession
 
     def do_msg(self, session, line):
@@ -85,8 +124,12 @@ class Room(OperatorCommands, CommandHandler):
             return
         if self.tell_if_muted(session):
             return
-        receiver.push('[private] %s: %s' % (session.client_name, text))
-        session.push('To %s, privately: %s' % (receiver.client_name, text))
+        said = events.said('private', '[private] %s: %s' % (session.client_name, text), {
+            'from': session.client_name, 'to': receiver.client_name, 'body': text},
+            self.server.next_seq())
+        receiver.push(said)
+        session.push(events.event('To %s, privately: %s' % (receiver.client_name, text),
+                                  'private', said.fields))
 
     def do_nick(self, session, line):
         """nick <nickname>: change your nickname."""
@@ -105,8 +148,11 @@ class Room(OperatorCommands, CommandHandler):
         self.server.classroom.rename(old, name)
         session.client_name = name
         log.info('%s is now known as %s', old, name)
-        session.push('You are now %s.' % name)
-        self.broadcast('%s is now known as %s.' % (old, name), sender=session)
+        session.push(notice('You are now %s.' % name, 'rename', nick=old, new=name))
+        self.broadcast(notice('%s is now known as %s.' % (old, name), 'rename',
+                              nick=old, new=name), sender=session)
+        session.tell_status()
+        self.show_members()
 
     def check_nickname(self, session, name):
         """Whether session may take the nickname name: True, or False once it is told why."""
@@ -134,7 +180,7 @@ class Room(OperatorCommands, CommandHandler):
     def tell_if_muted(self, session):
         """Whether session is muted; if so, it is told that nobody hears it."""
         if self.server.classroom.is_muted(session.client_name):
-            session.push(MUTED)
+            session.push(notice(MUTED, 'muted', nick=session.client_name))
             return True
         return False
 
@@ -168,8 +214,11 @@ class Hall(Room):
 
     def broadcast(self, line, sender=None):
         """Send a line to every logged-in session in the hall but its sender."""
-        users = [session for session in self.sessions if session.client_name]
-        push_to_all(users, encode(line), sender)
+        push_to_all(self.members(), line, sender)
+
+    def members(self):
+        """The logged-in sessions in the hall: one who has not logged in is nobody yet."""
+        return [session for session in self.sessions if session.client_name]
 
     def text(self, session, line):
         if not session.client_name:
@@ -200,10 +249,15 @@ class Hall(Room):
         session.client_name = name
         self.server.users[nickname_key(name)] = session
         log.info('%s logged in as %s', session.peer, name)
-        session.push('Welcome, %s! You are in the hall.' % name)
+        session.push(notice('Welcome, %s! You are in the hall.' % name, 'login', nick=name))
         for motd_line in self.server.motd:
             session.push(motd_line)
-        self.do_help(session, '')
+        if session.events:             # the commands, as objects, take /help's place
+            session.tell_status()
+            session.tell_commands()
+        else:
+            self.do_help(session, '')
+        self.show_members()
 
     def do_rooms(self, session, line):
         """rooms: list the chat rooms, with how many people are in each."""
@@ -234,7 +288,8 @@ class ChatRoom(Room):
         self.quiet = False             # /quiet: questions go to the operators only
 
     def add(self, session):
-        self.broadcast('%s entered the room.' % session.client_name)
+        self.broadcast(notice('%s entered the room.' % session.client_name, 'enter',
+                              nick=session.client_name))
         super().add(session)
         session.push('You are in the room %s. Type to chat; /help lists the commands.'
                      % self.name)
@@ -243,16 +298,19 @@ class ChatRoom(Room):
 
     def remove(self, session):
         super().remove(session)
-        self.broadcast('%s left the room.' % session.client_name)
+        self.broadcast(notice('%s left the room.' % session.client_name, 'leave',
+                              nick=session.client_name))
         if self.quiet and not any(each.operator for each in self.sessions):
             self.quiet = False         # no operator left to hear the questions
             self.broadcast(self.quiet_notice())
+            self.show_members()
 
     def quiet_notice(self):
         """The line that says whether the room is in quiet mode."""
-        return 'Quiet mode is %s in %s%s' % (
+        return notice('Quiet mode is %s in %s%s' % (
             'on' if self.quiet else 'off', self.name,
-            ': what you say goes to the operators only.' if self.quiet else '.')
+            ': what you say goes to the operators only.' if self.quiet else '.'),
+            'quiet', on=self.quiet, room=self.name)
 
     def do_online(self, session, line):
         """online: list everyone in this room."""
@@ -268,20 +326,21 @@ class ChatRoom(Room):
         if not line:
             self.usage(session, 'broadcast')
             return
-        self.say('%s: %s' % (session.client_name, line), session)
+        self.say(session, 'say', '%s: %s' % (session.client_name, line), line)
 
     def do_me(self, session, line):
         """me <action>: tell the others in the room what you do, as * NICK ACTION."""
         if not line:
             self.usage(session, 'me')
             return
-        self.say('* %s %s' % (session.client_name, line), session)
+        self.say(session, 'me', '* %s %s' % (session.client_name, line), line)
 
     @operator_only
     def do_quiet(self, session, line):
         """quiet: turn quiet mode on or off: questions go to the operators only."""
         self.quiet = not self.quiet
         self.broadcast(self.quiet_notice())
+        self.show_members()
         log.info('%s turned quiet mode %s in %s', session.client_name,
                  'on' if self.quiet else 'off', self.name)
 
@@ -292,19 +351,25 @@ class ChatRoom(Room):
             return
         session.push('The last %d lines said in %s:' % (len(self.history), self.name))
         for said in self.history:
-            session.push(said)
+            session.push(said, replay=True)
 
-    def say(self, line, sender):
-        """Send a chat line to everyone else in the room, and keep it for /history.
+    def say(self, sender, kind, text, body):
+        """Send a chat line (kind 'say' or 'me') to everyone else in the room, and keep it
+        for /history: text as everyone reads it, body as sender typed it.
 
         A muted sender is told nobody hears it. In quiet mode, a line that is not
         an operator's goes to the room's operators only, and is not kept.
         """
         if self.server.classroom.muted and self.tell_if_muted(sender):
             return
+        # events.said, written out: this is every chat line's way.
+        line = Event(text)
+        line.kind = kind
+        line.fields = {'from': sender.client_name, 'body': body, 'room': self.name,
+                       'seq': self.server.next_seq(), 'time': time.time()}
         if self.quiet and not sender.operator:
             operators = [session for session in self.sessions if session.operator]
-            push_to_all(operators, encode(line), sender)
+            push_to_all(operators, line, sender)
             return
         self.history.append(line)
         self.broadcast(line, sender=sender)

@@ -41,7 +41,14 @@ class Schedule:
         self.requests = Deadlines(limits.request_timeout)  # a web request's head (chat/web.py)
         self.lingering = Deadlines(limits.linger)          # the end of an orderly close
         self._deadlines = (self.turns, self.paced, self.logins, self.requests, self.lingering)
-        self.timers = []               # more to tick: true while waiting; next_due(), tick(now)
+        self.timers = []               # more to tick (add_timer)
+        self._waits = list(self._deadlines)   # the deadlines and the timers, asked every tick
+
+    def add_timer(self, timer):
+        """Tick timer with the deadlines: it is true while it waits for something, and has
+        next_due() and tick(now)."""
+        self.timers.append(timer)
+        self._waits.append(timer)
 
     def close_soon(self, channel):
         """Have the next tick close channel (a channel may not close itself mid-broadcast)."""
@@ -59,7 +66,7 @@ class Schedule:
         """
         while self._closing_soon:
             self._closing_soon.pop().handle_close()
-        if not (any(self._deadlines) or any(self.timers)):
+        if not any(self._waits):
             return None                # the common case, every round: nothing is waiting
         for channel in self.turns.pop_due(now) + self.paced.pop_due(now):
             channel.take_turn()
@@ -72,5 +79,5 @@ class Schedule:
             timer.tick(now)
         if self._closing_soon:
             return now
-        return min((when for when in (each.next_due() for each in self._deadlines + tuple(
-            self.timers)) if when is not None), default=None)
+        return min((when for when in (each.next_due() for each in self._waits)
+                    if when is not None), default=None)

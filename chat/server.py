@@ -18,10 +18,12 @@ elsewhere:
   (chat/teacher.py).
 """
 
+import itertools
 import logging
 import time
 
 from .channel import finish_connection, format_address
+from .events import event
 from .framing import SHUTTING_DOWN
 from .limits import Limits, Refusals, address_key
 from .listener import Listener
@@ -52,12 +54,14 @@ class Server(Listener):
         self.schedule = Schedule(limits, clock)
         self.classroom = Classroom(password, op_password, clock)
         self.refusals = Refusals()     # the log of refused connections
-        self.schedule.timers += [self.refusals, self.classroom.tries]
+        self.schedule.add_timer(self.refusals)
+        self.schedule.add_timer(self.classroom.tries)
         self.listeners = [self]        # and the web port's, with the web side (chat/web.py)
         self.web = None                # the web side, if it is on
         self.sessions = set()          # every open channel, logged in or not, web page or not
         self.users = {}                # nickname_key(nickname) -> session
-        self.hall = Hall(self, 'Hall')
+        self.next_seq = itertools.count(1).__next__   # the seq of the next line said
+        self.hall = Hall(self, 'hall')
         self.python = ChatRoom(self, 'python')
         self.write = ChatRoom(self, 'write')
         self.pm = ChatRoom(self, 'pm')
@@ -125,5 +129,5 @@ class Server(Listener):
             listener.close()
         self.refusals.flush()
         for session in list(self.sessions):
-            session.push('The server is shutting down. Goodbye!')
+            session.push(event('The server is shutting down. Goodbye!', 'shutdown', {}))
             session.close_when_done('server shutting down', SHUTTING_DOWN)

@@ -20,8 +20,9 @@ and the log line that says why a session ended.
 import logging
 import unicodedata
 
-from .channel import Channel, encode
+from .channel import Channel
 from .commands import EndSession
+from .events import notice
 from .framing import PUT_OUT, clean
 
 log = logging.getLogger('chat')
@@ -75,9 +76,33 @@ class ChatSession(Channel):
             self.logout()
             self.close_when_done('logout')
 
-    def push(self, line):
-        """Send one line of text to the client."""
-        self.push_data(encode(line))
+    def push(self, line, replay=False):
+        """Send one line of text to the client, as its framing renders it (replay: a line
+        that /history sends again)."""
+        self.push_data(self.framing.render(line, replay))
+
+    def tell(self, value):
+        """Send an object that only a chat.events client reads (chat/events.py)."""
+        if self.events:
+            self.push_data(self.framing.message(value))
+
+    def tell_status(self):
+        """Tell a chat.events client its own state: nickname, room, operator, muted."""
+        if not self.events or self.room is None:
+            return
+        status = {'type': 'status', 'nick': self.client_name or None,
+                  'room': self.room.name, 'operator': self.operator,
+                  'muted': bool(self.client_name)
+                  and self.server.classroom.is_muted(self.client_name)}
+        if not self.client_name:
+            status['password'] = self.server.classroom.password is not None
+        self.tell(status)
+
+    def tell_commands(self):
+        """Tell a chat.events client the commands of its room, as /help lists them to it."""
+        if self.events and self.room is not None:
+            self.tell({'type': 'commands', 'room': self.room.name,
+                       'commands': self.room.command_list(self.operator)})
 
     def logout(self):
         """Leave the room and free the nickname. Safe to call more than once."""
@@ -103,8 +128,8 @@ class ChatSession(Channel):
         """The time to log in is up: unless logged in, say so, and close once that is sent."""
         if self.client_name or self.closed:
             return
-        self.push('No login within %g second%s: timeout. Goodbye!'
-                  % (seconds, '' if seconds == 1 else 's'))
+        self.push(notice('No login within %g second%s: timeout. Goodbye!'
+                         % (seconds, '' if seconds == 1 else 's'), 'timeout'))
         self.close_when_done('login timeout')
 
     def handle_close(self):

@@ -19,8 +19,9 @@ import ipaddress
 import logging
 import time
 
-from .channel import encode, push_to_all
+from .channel import push_to_all
 from .commands import operator_only
+from .events import notice, said
 from .limits import PasswordTries, address_key
 from .session import nickname_key
 
@@ -109,8 +110,12 @@ class OperatorCommands:
             self.usage(session, 'op')
         elif classroom.check_password(session, line, classroom.op_password):
             session.operator = True
-            session.push('You are an operator now: /help lists your commands.')
+            session.push(notice('You are an operator now: /help lists your commands.',
+                                'operator', nick=session.client_name))
             log.info('%s is an operator', session.client_name)
+            session.tell_status()
+            session.tell_commands()
+            session.room.show_members()
 
     def find_target(self, session, name, verb):
         """The user an operator names for verb, or None once the operator is told why not."""
@@ -134,10 +139,12 @@ class OperatorCommands:
         if target is None:
             return
         reason = reason.strip()
-        target.send_away('You were kicked by %s%s' % (session.client_name,
-                                                      ': ' + reason if reason else '.'),
-                         'kicked by %s' % session.client_name)
-        session.push('%s was kicked.' % target.client_name)
+        target.send_away(notice('You were kicked by %s%s' % (
+            session.client_name, ': ' + reason if reason else '.'), 'kick',
+            nick=target.client_name, by=session.client_name),
+            'kicked by %s' % session.client_name)
+        session.push(notice('%s was kicked.' % target.client_name, 'kick',
+                            nick=target.client_name))
         log.info('%s kicked %s%s', session.client_name, target.client_name,
                  ': ' + reason if reason else '')
 
@@ -148,9 +155,13 @@ class OperatorCommands:
         if target is None:
             return
         self.server.classroom.muted.add(nickname_key(target.client_name))
-        target.push('You have been muted by %s.' % session.client_name)
-        session.push('%s is muted.' % target.client_name)
+        target.push(notice('You have been muted by %s.' % session.client_name, 'mute',
+                           nick=target.client_name, by=session.client_name))
+        session.push(notice('%s is muted.' % target.client_name, 'mute',
+                            nick=target.client_name))
         log.info('%s muted %s', session.client_name, target.client_name)
+        target.tell_status()
+        target.room.show_members()
 
     @operator_only
     def do_unmute(self, session, line):
@@ -165,8 +176,12 @@ class OperatorCommands:
         muted.discard(nickname_key(line))
         target = self.server.users.get(nickname_key(line))
         if target is not None:
-            target.push('You have been unmuted by %s.' % session.client_name)
-        session.push('%s is unmuted.' % line)
+            target.push(notice('You have been unmuted by %s.' % session.client_name, 'unmute',
+                               nick=target.client_name, by=session.client_name))
+            target.tell_status()
+            target.room.show_members()
+        session.push(notice('%s is unmuted.' % line, 'unmute',
+                            nick=target.client_name if target else line))
         log.info('%s unmuted %s', session.client_name, line)
 
     @operator_only
@@ -199,10 +214,12 @@ class OperatorCommands:
             return
         self.server.classroom.ban(key, int(minutes) if minutes else None)
         by = session.client_name
+        put_out = notice('You are banned from this server by %s.' % by, 'ban', by=by)
         for channel in [each for each in self.server.sessions if each.address_key == key]:
-            channel.send_away('You are banned from this server by %s.' % by, 'banned by %s' % by)
-        session.push('%s is banned (%s)%s.' % (
-            key, target.client_name, ' for %s minutes' % minutes if minutes else ''))
+            channel.send_away(put_out, 'banned by %s' % by)
+        session.push(notice('%s is banned (%s)%s.' % (
+            key, target.client_name, ' for %s minutes' % minutes if minutes else ''), 'ban',
+            nick=target.client_name))
         log.info('%s banned %s (%s)%s', by, key, target.client_name,
                  ' for %s minutes' % minutes if minutes else '')
 
@@ -242,8 +259,9 @@ class OperatorCommands:
         if not line:
             self.usage(session, 'announce')
             return
-        push_to_all(list(self.server.users.values()),
-                    encode('[announcement] %s: %s' % (session.client_name, line)))
+        push_to_all(list(self.server.users.values()), said(
+            'announce', '[announcement] %s: %s' % (session.client_name, line),
+            {'from': session.client_name, 'body': line}, self.server.next_seq()))
         log.info('%s announced: %s', session.client_name, line)
 
 

@@ -31,7 +31,7 @@ from .framing import Framing
 from .listener import Listener
 from .server import FULL
 from .session import ChatSession
-from .websocket import WebSocket, accept_key
+from .websocket import EventSocket, WebSocket, accept_key
 
 log = logging.getLogger('chat')
 
@@ -50,6 +50,9 @@ FILES = {
 
 CHAT_PATH = '/chat'
 """Where the page opens its WebSocket."""
+
+EVENTS = 'chat.events'
+"""The subprotocol of a client that reads events, not lines (chat/events.py)."""
 
 REASONS = {
     101: 'Switching Protocols', 200: 'OK', 400: 'Bad Request', 403: 'Forbidden',
@@ -133,9 +136,12 @@ class WebSession(ChatSession):
 
     framing_class = WebSocket
 
-    def __init__(self, server, sock, origin=None):
+    def __init__(self, server, sock, origin=None, events=False):
+        if events:                     # it asked for chat.events: each line as its event
+            self.framing_class, self.events = EventSocket, True
         ChatSession.__init__(self, server, sock)
-        log.info('%s is a browser%s', self.peer, ' from %s' % origin if origin else '')
+        log.info('%s is a browser%s%s', self.peer, ' from %s' % origin if origin else '',
+                 ', reading events' if events else '')
 
 
 class Request(Channel):
@@ -220,11 +226,16 @@ class Request(Channel):
                      self.peer, headers.get('origin'))
             self.answer(error(403, 'a page from another site may not chat here'))
         else:
-            self.become_session(response(101, (
-                ('Upgrade', 'websocket'), ('Connection', 'Upgrade'),
-                ('Sec-WebSocket-Accept', accept_key(key)))), headers.get('origin'))
+            accepted = [('Upgrade', 'websocket'), ('Connection', 'Upgrade'),
+                        ('Sec-WebSocket-Accept', accept_key(key))]
+            # Subprotocol names are case-sensitive (RFC 6455, 4.1): offered exactly, or not.
+            events = EVENTS in {name.strip() for name in
+                                headers.get('sec-websocket-protocol', '').split(',')}
+            if events:
+                accepted.append(('Sec-WebSocket-Protocol', EVENTS))
+            self.become_session(response(101, accepted), headers.get('origin'), events)
 
-    def become_session(self, accepted, origin):
+    def become_session(self, accepted, origin, events):
         """Hand the socket over to a new WebSession, counted in this request's place."""
         try:
             sent = self.socket.send(accepted)   # a new connection's buffer is empty: it all goes
@@ -235,7 +246,7 @@ class Request(Channel):
             sock.close()
             log.info('%s closed: the upgrade could not be sent', self.peer)
             return
-        session = self.session_class(self.server, sock, origin)
+        session = self.session_class(self.server, sock, origin, events)
         self.server.enroll(session, self.address_key)
         if unread:
             session.take_unread(unread)

@@ -16,6 +16,8 @@ is, and it takes telnet's place beneath asynchat for a browser's session
    the client, and what follows is ignored.
 3. `wrap` makes a text frame of what the server sends; `goodbye` is the close
    frame that ends a session the server ends.
+4. `EventSocket`, for a client that asked for chat.events, sends each line
+   as its event instead: one JSON object in a frame of its own.
 
 A server's frames are never masked, so one frame holds the same bytes for
 every reader.
@@ -27,6 +29,7 @@ import hashlib
 import re
 import struct
 
+from .events import Event, as_json, dumps
 from .framing import ENDED, MAX_LINE, TOO_LONG, Framing
 
 GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
@@ -287,3 +290,23 @@ class WebSocket(Framing):
         self.ended = True
         self.code = why
         return close_frame(why)
+
+
+class EventSocket(WebSocket):
+    """The WebSocket framing of a chat.events client: each line the server sends goes
+    as its event, one JSON object to a text message (chat/events.py)."""
+
+    wrap = None                        # render frames each message itself
+
+    def render(self, line, replay=False):
+        """Return the frame of a line's event: made once, for every chat.events reader."""
+        if replay or not isinstance(line, Event):
+            return frame(as_json(line, replay))
+        if line.rendered is None:
+            line.rendered = frame(as_json(line))
+        return line.rendered
+
+    @staticmethod
+    def message(value):
+        """Return the frame of an object that is not a line (a room's members, say)."""
+        return frame(dumps(value))

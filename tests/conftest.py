@@ -39,6 +39,7 @@ and when. A test that names its own loops with parametrize('loop_name', ...)
 
 import asyncore
 import itertools
+import json
 import os
 import re
 import shutil
@@ -597,16 +598,22 @@ class WebClient(Client):
     Control frames are kept aside: pongs in `pongs`, a close's code in `close_code`.
     """
 
+    protocols = None
+    """The subprotocols its upgrade offers (Sec-WebSocket-Protocol), if any."""
+
     def __init__(self, port, host='127.0.0.1', source=None, origin=None, upgrade=True):
         super().__init__(port, host, source)
         self.pongs = []
         self.close_code = None
         self.raw_buffer = b''
+        self.head_text = None
         if upgrade:
             extra = 'Origin: %s\r\n' % origin if origin else ''
+            if self.protocols:
+                extra += 'Sec-WebSocket-Protocol: %s\r\n' % self.protocols
             self.sock.sendall(UPGRADE.format(host='%s:%d' % (host, port),
                                              extra=extra).encode())
-            head = self.head()
+            self.head_text = head = self.head()
             assert head.startswith('HTTP/1.1 101'), head
             assert 'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=' in head
 
@@ -671,6 +678,53 @@ class WebClient(Client):
         self.buffer = b''
         assert lines[-1] == '', 'unfinished last line: %r' % lines[-1]
         return lines[:-1]
+
+
+class EventClient(WebClient):
+    """A WebSocket client that reads events (chat.events), as the page does: every message
+    one JSON object. `event()` returns the next; `line()` the next object's text, so that
+    Client's helpers (expect, ask, sync) read the lines a telnet user would read."""
+
+    protocols = 'chat.events'
+
+    def __init__(self, *args, **kwargs):
+        self.held = []                 # objects without text that line() passed over
+        super().__init__(*args, **kwargs)
+
+    def event(self):
+        """Return the next object the server sends (a close raises EOFError)."""
+        if self.held:
+            return self.held.pop(0)
+        while True:
+            opcode, payload = self.frame()
+            if opcode == 0x1:
+                return json.loads(payload.decode('utf-8'))
+            if opcode == 0xA:
+                self.pongs.append(payload)
+            elif opcode == 0x8:
+                self.close_code = struct.unpack('!H', payload[:2])[0] if payload else None
+                raise EOFError('the server closed the session: %s' % self.close_code)
+
+    def next_of(self, kind, **fields):
+        """Read objects until one of type kind whose fields match; return it."""
+        while True:
+            event = self.event()
+            if event['type'] == kind and all(event.get(key) == value
+                                             for key, value in fields.items()):
+                return event
+
+    def line(self):
+        """The text of the next object that has one (what a telnet user reads); the objects
+        before it that have none are held for event()."""
+        held, self.held = self.held, []
+        try:
+            while True:
+                event = self.event()
+                if 'text' in event:
+                    return event['text']
+                held.append(event)
+        finally:
+            self.held = held + self.held
 
 
 @pytest.fixture

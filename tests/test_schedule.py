@@ -131,7 +131,7 @@ def test_a_close_asked_for_during_a_tick_makes_the_tick_due_again_at_once():
 def test_timers_are_ticked_and_their_next_due_counts(caplog):
     plan, clock = schedule()
     refusals = Refusals(every=1.0)
-    plan.timers.append(refusals)
+    plan.add_timer(refusals)
     caplog.set_level('INFO', logger='chat')
     refusals.refused('a', 'full', clock.now)
     refusals.refused('b', 'full', clock.now)           # counted, not logged yet

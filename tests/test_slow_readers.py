@@ -116,9 +116,9 @@ class SmallSendBufferWebSession(StrictWebSession):
     """A browser's session with a small send buffer, as on a slow link: what its client does
     not read piles up in the session's queue, not in loopback's megabytes of kernel buffer."""
 
-    def __init__(self, server, sock, origin=None):
+    def __init__(self, server, sock, origin=None, events=False):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        super().__init__(server, sock, origin)
+        super().__init__(server, sock, origin, events)
 
 
 class SmallSendBufferRequest(StrictRequest):
