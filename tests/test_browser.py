@@ -1,5 +1,11 @@
 """The chat page in a real browser: headless Chromium, driven by Selenium, chatting on a real
-server on loopback with a line client that speaks exactly what telnet sends.
+server on loopback with line clients that speak exactly what telnet sends.
+
+The page reads the server's typed events (the `chat.events` subprotocol), never the wording
+of a line; these tests check it from the outside, as a person would: what it shows, what it
+offers, where the keyboard is, and that it comes back by itself when the connection drops.
+The page's phase (connecting, login, joining, chatting, waiting, ended) is on its body, as
+data-phase, so a test can wait for it.
 
 The tests need the selenium package and Debian's chromium and chromium-driver (.ci/run
 installs them). Where one is missing, or chromedriver cannot start that chromium (a driver
@@ -59,6 +65,11 @@ PHONE = {'width': 360, 'height': 740, 'deviceScaleFactor': 2, 'mobile': True}
 """Viewports, set through the DevTools protocol: a phone's is laid out as a phone lays out
 a page, by its meta viewport."""
 
+OP_PASSWORD = 'teach3r'
+
+LOOKALIKE = 'te\u0251cher'
+"""teɑcher, with a Latin alpha: a nickname nobody types by mistake, and few can type at all."""
+
 
 @contextlib.contextmanager
 def chromium(language):
@@ -105,7 +116,7 @@ def page(browser):
 
 class WebServerThread(ServerThread):
     """A ServerThread with its web side on web_port (0: a free one), not only on a free one
-    as web=True has it: the test of Reconnect starts a second server on the first's port.
+    as web=True has it: the test of a restart starts a second server on the first's port.
     Keyword arguments are ServerThread's."""
 
     def __init__(self, web_port=0, **options):
@@ -134,22 +145,24 @@ def serve():
 
 @pytest.fixture
 def server(serve):
-    return serve()
+    return serve(op_password=OP_PASSWORD)
 
 
 @pytest.fixture
 def line_user(request):
     """Return a function that logs a line client in as nickname, in room if given, on the
-    server `to` (the test's `server` unless told)."""
+    server `to` (the test's `server` unless told), an operator if operator is true."""
     users = []
 
-    def log_in(nickname, room=None, to=None):
+    def log_in(nickname, room=None, to=None, operator=False):
         user = Client((to or request.getfixturevalue('server')).port)
         users.append(user)
         user.expect('/login')
         user.send('/login ' + nickname)
         user.expect('Welcome, ' + nickname)
         user.sync()                    # the hall's help
+        if operator:
+            assert 'operator' in user.ask('/op ' + OP_PASSWORD)[-1]
         if room:
             assert room in user.ask('/' + room)[-1]
         return user
@@ -159,7 +172,16 @@ def line_user(request):
         user.close()
 
 
-# ---- What the test does in the page, as a person would, each wait with a deadline
+def drop_browsers(server):
+    """End the browsers' sessions at the socket: no close frame, as when a network fails.
+    list() copies the set in one step under the GIL, and shutdown() is one system call;
+    the server's loop then finds the end of input and closes as usual."""
+    for session in list(server.server.sessions):
+        if isinstance(session, WebSession):
+            session.socket.shutdown(socket.SHUT_RDWR)
+
+
+# ---- What the test reads in the page, and does in it, as a person would
 
 def lines(driver):
     """The text of every line of the conversation."""
@@ -167,12 +189,21 @@ def lines(driver):
         'return [...document.querySelectorAll("#log .line")].map(line => line.textContent)')
 
 
+def classes_of_line(driver, text):
+    """The classes of the first line of the conversation that has text in it."""
+    return driver.execute_script(
+        'const line = [...document.querySelectorAll("#log .line")]'
+        '  .find(line => line.textContent.includes(arguments[0]));'
+        'return line ? [...line.classList] : null', text)
+
+
 def wait(driver, condition, what):
     """Wait until condition() is true; fail saying what the page never did."""
     try:
         return WebDriverWait(driver, TIMEOUT, poll_frequency=0.05).until(lambda _: condition())
     except TimeoutException:
-        pytest.fail('the page never %s; its lines were: %r' % (what, lines(driver)))
+        pytest.fail('the page never %s; it is %s, saying %r; its lines were: %r'
+                    % (what, phase(driver), status(driver), lines(driver)))
 
 
 def count(driver, text):
@@ -189,15 +220,77 @@ def status(driver):
     return driver.find_element(By.ID, 'status-text').text
 
 
+def phase(driver):
+    return driver.execute_script('return document.body.dataset.phase')
+
+
+def shown(driver, element_id):
+    return driver.find_element(By.ID, element_id).is_displayed()
+
+
+def where(driver):
+    """What the top bar says of the user: nickname, room, and operator or muted."""
+    return driver.find_element(By.ID, 'self').text.split()
+
+
+def focused(driver):
+    """The id of the element with the keyboard focus."""
+    return driver.execute_script('return document.activeElement.id')
+
+
 def buttons(driver):
-    """The command buttons, by their text."""
+    """The command buttons, by their text, shown or folded away in a phone's panel."""
     return driver.execute_script(
         'return [...document.querySelectorAll("#commands button")].map(b => b.textContent)')
 
 
 def click_command(driver, name):
+    """Click a command's button; on a phone, open the panel of commands first."""
     wait(driver, lambda: name in buttons(driver), 'offered %s' % name)
-    driver.find_element(By.XPATH, '//*[@id="commands"]/button[text()="%s"]' % name).click()
+    button = driver.find_element(By.XPATH, '//*[@id="commands"]/button[text()="%s"]' % name)
+    if not button.is_displayed():
+        driver.find_element(By.ID, 'commands-toggle').click()
+    button.click()
+
+
+def people(driver):
+    """The room's members as the list beside the conversation shows them, in its order."""
+    return driver.execute_script(
+        'return [...document.querySelectorAll("#people-list .person")]'
+        '.map(person => person.dataset.nick)')
+
+
+def person(driver, nickname):
+    """The list's entry for a member, found by the nickname exactly (no selector to escape)."""
+    return driver.execute_script(
+        'return [...document.querySelectorAll("#people-list .person")]'
+        '.find(person => person.dataset.nick === arguments[0])', nickname)
+
+
+def marks(driver, nickname):
+    """The marks beside a member's name: operator, muted, you."""
+    entry = person(driver, nickname)
+    return [mark.text for mark in entry.find_elements(By.CSS_SELECTOR, '.mark')] if entry else None
+
+
+def act_on(driver, nickname, action):
+    """Open a member's actions in the list and click one: msg, mute, unmute, kick, ban."""
+    wait(driver, lambda: person(driver, nickname) is not None, 'listed %s' % nickname)
+    entry = person(driver, nickname)
+    entry.find_element(By.CSS_SELECTOR, '.person-name').click()
+    wait(driver, lambda: person(driver, nickname).find_elements(
+        By.CSS_SELECTOR, '[data-action="%s"]' % action), 'offered %s for %s' % (action, nickname))
+    person(driver, nickname).find_element(By.CSS_SELECTOR, '[data-action="%s"]' % action).click()
+
+
+def answer_dialog(driver, yes):
+    """The page's own confirmation: wait for it, and answer it."""
+    dialog = driver.find_element(By.ID, 'confirm')
+    wait(driver, dialog.is_displayed, 'asked for a confirmation')
+    question = driver.find_element(By.ID, 'confirm-text').text
+    driver.find_element(By.ID, 'confirm-yes' if yes else 'confirm-no').click()
+    wait(driver, lambda: not dialog.is_displayed(), 'closed its confirmation')
+    return question
 
 
 def type_line(driver, text):
@@ -218,7 +311,13 @@ def log_in(driver, url, nickname, room=None):
     wait(driver, lambda: '/python' in buttons(driver), "offered the hall's commands")
     if room:
         click_command(driver, '/' + room)
-        wait(driver, lambda: '/online' in buttons(driver), "offered the room's commands")
+        wait(driver, lambda: '/online' in buttons(driver) and room in where(driver),
+             'entered %s' % room)
+
+
+def become_operator(driver):
+    type_line(driver, '/op ' + OP_PASSWORD)
+    wait(driver, lambda: 'operator' in where(driver), 'showed the user is an operator')
 
 
 def log_end(driver):
@@ -228,7 +327,22 @@ def log_end(driver):
         'return log.scrollHeight - log.scrollTop - log.clientHeight')
 
 
-# ---- The tests
+def box(driver, element):
+    return driver.execute_script('return arguments[0].getBoundingClientRect().toJSON()', element)
+
+
+def on_screen(driver, element, width, height):
+    """Whether element is whole inside a width x height window, and not covered there."""
+    rect = box(driver, element)
+    inside = (0 <= rect['left'] and rect['right'] <= width
+              and 0 <= rect['top'] and rect['bottom'] <= height)
+    return inside and driver.execute_script(
+        'const r = arguments[0].getBoundingClientRect();'
+        'const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);'
+        'return arguments[0].contains(hit)', element)
+
+
+# ---- Chatting
 
 def test_a_browser_user_and_a_line_user_chat_both_ways_in_a_room(page, server, line_user):
     bob = line_user('bob', 'python')
@@ -239,6 +353,7 @@ def test_a_browser_user_and_a_line_user_chat_both_ways_in_a_room(page, server, l
     wait_for_line(page, '> hello bob')
     bob.send('hi ann, 你好')
     wait_for_line(page, 'bob: hi ann, 你好')
+    assert 'type-say' in classes_of_line(page, 'bob: hi ann')
 
 
 def test_html_from_another_user_shows_as_text(page, server, line_user):
@@ -251,64 +366,31 @@ def test_html_from_another_user_shows_as_text(page, server, line_user):
     wait_for_line(page, 'bob: <b>x</b>')
     wait_for_line(page, 'bob: <img src=x onerror=alert(1)>')
     wait_for_line(page, '<i>eve</i>: <script>alert(2)</script>')
-    assert page.find_elements(By.CSS_SELECTOR, '#log b, #log img, #log i, #log script') == []
+    wait(page, lambda: '<i>eve</i>' in people(page), 'listed <i>eve</i> as she is')
+    assert page.find_elements(By.CSS_SELECTOR, 'main b, main img, main i, main script, '
+                                               'aside b, aside i') == []
     with pytest.raises(NoAlertPresentException):
         page.switch_to.alert.accept()
 
 
-def test_the_command_buttons_follow_the_room(page, server):
-    log_in(page, server.url, 'ann')
-    in_hall = buttons(page)
-    assert {'/python', '/write', '/who', '/msg'} <= set(in_hall) and '/online' not in in_hall
-    click_command(page, '/python')
-    wait(page, lambda: {'/online', '/back'} <= set(buttons(page))
-         and '/python' not in buttons(page), "offered python's commands")
-    click_command(page, '/back')
-    wait(page, lambda: '/python' in buttons(page) and '/online' not in buttons(page),
-         "offered the hall's commands again")
-
-
-def test_the_commands_list_the_page_asks_for_is_not_shown(page, server):
+def test_what_students_type_is_chat_whatever_it_says(page, server, line_user):
+    """A line that says the server is shutting down, and a nickname that looks like the
+    start of a reply, are shown as chat: the page changes nothing for them."""
+    bob = line_user('bob', 'python')
+    usage = line_user('Usage', 'python')
     log_in(page, server.url, 'ann', 'python')
-    type_line(page, '/online')                 # whatever the page asked for came before this
-    wait_for_line(page, 'Online in python (1): ann')
-    shown = lines(page)
-    assert shown.count('Commands here:') == 1                  # the hall's, after login
-    assert not any(line.startswith(('/online', '/back')) for line in shown)
-
-
-def test_a_command_without_an_argument_runs_when_clicked(page, server):
-    log_in(page, server.url, 'ann', 'python')
-    click_command(page, '/online')
-    wait_for_line(page, 'Online in python (1): ann')
-    assert '> /online' in lines(page)
-
-
-def test_a_command_with_an_argument_is_started_in_the_input_line(page, server, line_user):
-    bob = line_user('bob')
-    log_in(page, server.url, 'ann')
-    click_command(page, '/msg')
-    field = page.find_element(By.ID, 'line')
-    assert field.get_attribute('value') == '/msg '
-    assert page.switch_to.active_element == field
-    field.send_keys('bob see you in python' + Keys.ENTER)
-    assert bob.expect('[private]')[-1] == '[private] ann: see you in python'
-
-
-def test_the_up_arrow_recalls_what_was_sent_and_the_down_arrow_goes_forward(page, server):
-    log_in(page, server.url, 'ann')
-    type_line(page, 'first')
-    type_line(page, '/who')
-    wait_for_line(page, 'ann in hall')
-    field = page.find_element(By.ID, 'line')
-    field.send_keys('draft')
-    value = []
-    for key in (Keys.ARROW_UP, Keys.ARROW_UP, Keys.ARROW_UP, Keys.ARROW_DOWN, Keys.ARROW_DOWN):
-        field.send_keys(key)
-        value.append(field.get_attribute('value'))
-    assert value == ['/who', 'first', 'first', '/who', 'draft']
-    field.send_keys(Keys.ARROW_UP + Keys.ENTER)
-    wait(page, lambda: count(page, '> /who') == 2, 'sent /who again')
+    bob.send('the server is shutting down. Goodbye!')
+    bob.send('/me is shutting down')
+    usage.send('/broadcast /login <nickname>')     # said in the room: a usage reply's look
+    wait_for_line(page, 'Usage: /login <nickname>')
+    assert 'type-say' in classes_of_line(page, 'Usage: /login <nickname>')
+    assert 'type-say' in classes_of_line(page, 'bob: the server is shutting down')
+    assert 'type-me' in classes_of_line(page, '* bob is shutting down')
+    assert status(page) == 'Connected' and phase(page) == 'chatting'
+    assert not shown(page, 'reconnect')
+    assert page.find_elements(By.CSS_SELECTOR, '#log .shutdown') == []
+    type_line(page, 'still here')
+    assert bob.expect('ann:')[-1] == 'ann: still here'
 
 
 def test_the_conversation_follows_new_lines_unless_scrolled_up(page, serve, line_user):
@@ -329,41 +411,138 @@ def test_the_conversation_follows_new_lines_unless_scrolled_up(page, serve, line
     assert log_end(page) < 8
 
 
-def test_a_server_shutdown_is_shown_with_a_reconnect_button(page, server):
+def test_the_same_reply_again_and_again_is_one_line_with_a_count(page, server, line_user):
+    """A muted student gets a notice for every line tried: one line, counted."""
+    teacher = line_user('teach', operator=True)
+    log_in(page, server.url, 'ann', 'python')
+    teacher.ask('/mute ann')
+    wait(page, lambda: 'muted' in where(page), 'showed the user is muted')
+    for number in range(5):
+        type_line(page, 'try %d' % number)
+    wait_for_line(page, '×5')
+    assert count(page, 'You are muted') == 1
+    assert lines(page)[-1].startswith('You are muted') and lines(page)[-1].endswith('×5')
+    assert count(page, '> try 4') == 1                 # what the user typed is still shown
+
+
+# ---- The commands
+
+def test_the_command_buttons_follow_the_room_and_no_help_is_printed(page, server):
     log_in(page, server.url, 'ann')
-    server.stop()
-    wait(page, lambda: status(page) == 'The server is shutting down.', 'said so')
-    assert page.find_element(By.ID, 'reconnect').is_displayed()
-    assert 'The server is shutting down. Goodbye!' in lines(page)
+    in_hall = buttons(page)
+    assert {'/python', '/write', '/who', '/msg'} <= set(in_hall) and '/online' not in in_hall
+    assert '/login' not in in_hall                     # logged in already
+    click_command(page, '/python')
+    wait(page, lambda: {'/online', '/back'} <= set(buttons(page))
+         and '/python' not in buttons(page), "offered python's commands")
+    click_command(page, '/back')
+    wait(page, lambda: '/python' in buttons(page) and '/online' not in buttons(page),
+         "offered the hall's commands again")
+    assert not any(line.startswith(('Commands here', '/')) for line in lines(page))
 
 
-def test_a_dropped_connection_is_shown_as_lost(page, server):
+def test_a_command_button_runs_and_leaves_the_keyboard_in_the_input_line(page, server):
     log_in(page, server.url, 'ann')
-    # The browser's session, ended at the socket: no close frame, as when a network
-    # fails. list() copies the set in one step under the GIL, and shutdown() is one
-    # system call; the server's loop then finds the end of input and closes as usual.
-    for session in list(server.server.sessions):
-        if isinstance(session, WebSession):
-            session.socket.shutdown(socket.SHUT_RDWR)
-    wait(page, lambda: status(page) == 'Connection lost.', 'said the connection was lost')
-    assert page.find_element(By.ID, 'reconnect').is_displayed()
+    click_command(page, '/python')                     # a room change
+    wait(page, lambda: 'python' in where(page), 'entered python')
+    assert focused(page) == 'line'
+    click_command(page, '/online')
+    wait_for_line(page, 'Online in python (1): ann')
+    assert '> /online' in lines(page)
+    assert focused(page) == 'line'
 
 
-def test_reconnect_logs_in_again_with_the_same_nickname(page, serve, line_user):
-    first = serve()
-    log_in(page, first.url, 'ann')
-    first.stop()
-    wait(page, lambda: page.find_element(By.ID, 'reconnect').is_displayed(), 'offered Reconnect')
-    second = serve(web_port=first.web_port)
-    page.find_element(By.ID, 'reconnect').click()
-    wait(page, lambda: count(page, 'Welcome, ann!') == 2, 'logged in again')
-    assert status(page) == 'Connected'
-    assert not page.find_element(By.ID, 'reconnect').is_displayed()
-    bob = line_user('bob', to=second)
-    assert 'ann in hall' in bob.ask('/who')
-    click_command(page, '/python')    # the hall's buttons, made again, work again
-    wait_for_line(page, 'You are in the room python.')
+def test_a_command_with_an_argument_is_started_in_the_input_line(page, server, line_user):
+    bob = line_user('bob')
+    log_in(page, server.url, 'ann')
+    click_command(page, '/msg')
+    field = page.find_element(By.ID, 'line')
+    assert field.get_attribute('value') == '/msg '
+    assert focused(page) == 'line'
+    field.send_keys('bob see you in python' + Keys.ENTER)
+    assert bob.expect('[private]')[-1] == '[private] ann: see you in python'
+    wait_for_line(page, 'To bob, privately: see you in python')
+    assert 'type-private' in classes_of_line(page, 'To bob, privately')
 
+
+def test_the_up_arrow_recalls_what_was_sent_and_the_down_arrow_goes_forward(page, server):
+    log_in(page, server.url, 'ann')
+    type_line(page, 'first')
+    type_line(page, '/who')
+    wait_for_line(page, 'ann in hall')
+    field = page.find_element(By.ID, 'line')
+    field.send_keys('draft')
+    value = []
+    for key in (Keys.ARROW_UP, Keys.ARROW_UP, Keys.ARROW_UP, Keys.ARROW_DOWN, Keys.ARROW_DOWN):
+        field.send_keys(key)
+        value.append(field.get_attribute('value'))
+    assert value == ['/who', 'first', 'first', '/who', 'draft']
+    field.send_keys(Keys.ARROW_UP + Keys.ENTER)
+    wait(page, lambda: count(page, '> /who') == 2, 'sent /who again')
+
+
+# ---- The room's people, and the teacher's controls
+
+def test_the_list_of_people_follows_who_enters_leaves_and_is_renamed(page, server, line_user):
+    log_in(page, server.url, 'ann', 'python')
+    assert where(page) == ['ann', '·', 'python']
+    assert people(page) == ['ann'] and marks(page, 'ann') == ['you']
+    bob = line_user('bob', 'python')
+    wait(page, lambda: people(page) == ['ann', 'bob'], 'listed bob')
+    teacher = line_user('Teach', 'python', operator=True)
+    wait(page, lambda: marks(page, 'Teach') == ['operator'], 'marked the operator')
+    assert people(page) == ['ann', 'bob', 'Teach']      # as the server sorts them
+    bob.ask('/nick bobby')
+    wait(page, lambda: people(page) == ['ann', 'bobby', 'Teach'], 'renamed bob')
+    teacher.ask('/back')
+    wait(page, lambda: people(page) == ['ann', 'bobby'], 'took Teach off the list')
+    assert marks(page, 'bobby') == []                 # nobody else sees who is muted
+    assert page.find_element(By.ID, 'people-title').text == 'In python (2)'
+
+
+def test_an_operator_is_not_offered_op_and_gets_the_operators_commands(page, server):
+    log_in(page, server.url, 'ann')
+    assert '/op' in buttons(page) and '/kick' not in buttons(page)
+    become_operator(page)
+    wait(page, lambda: {'/kick', '/ban', '/announce'} <= set(buttons(page)),
+         "offered the operators' commands")
+    assert '/op' not in buttons(page)
+    assert where(page) == ['ann', '·', 'the', 'hall', 'operator']
+
+
+def test_an_operator_mutes_and_kicks_from_the_list_of_people(page, server, line_user):
+    """The actions send the nickname exactly as the list has it: teɑcher, with an alpha."""
+    lookalike = line_user(LOOKALIKE, 'python')
+    log_in(page, server.url, 'ann', 'python')
+    become_operator(page)
+    act_on(page, LOOKALIKE, 'mute')
+    assert lookalike.expect('muted')[-1] == 'You have been muted by ann.'
+    wait(page, lambda: 'muted' in marks(page, LOOKALIKE), 'marked %s muted' % LOOKALIKE)
+    assert focused(page) == 'line'
+    lookalike.send('can anyone hear me?')
+    assert 'You are muted' in lookalike.line()
+    act_on(page, LOOKALIKE, 'kick')
+    assert LOOKALIKE in answer_dialog(page, yes=False)   # not yet: nothing is sent
+    assert 'You are muted' in lookalike.ask('still here?')[-1]
+    assert LOOKALIKE in people(page)
+    act_on(page, LOOKALIKE, 'kick')
+    answer_dialog(page, yes=True)
+    assert lookalike.read_to_close()[-1] == 'You were kicked by ann.'
+    wait(page, lambda: people(page) == ['ann'], 'took %s off the list' % LOOKALIKE)
+    assert '> /kick %s' % LOOKALIKE in lines(page)
+    assert focused(page) == 'line'
+
+
+def test_a_private_message_is_started_from_the_list_of_people(page, server, line_user):
+    line_user(LOOKALIKE, 'python')
+    log_in(page, server.url, 'ann', 'python')
+    act_on(page, LOOKALIKE, 'msg')
+    assert page.find_element(By.ID, 'line').get_attribute('value') == '/msg %s ' % LOOKALIKE
+    assert focused(page) == 'line'
+    assert person(page, LOOKALIKE).find_elements(By.CSS_SELECTOR, '[data-action="kick"]') == []
+
+
+# ---- Logging in, out, and in again
 
 def test_a_taken_nickname_is_explained_and_another_can_be_tried(page, server, line_user):
     line_user('ann')
@@ -379,14 +558,33 @@ def test_a_taken_nickname_is_explained_and_another_can_be_tried(page, server, li
     assert page.find_element(By.ID, 'line').is_displayed() and not nickname.is_displayed()
 
 
-def test_the_password_field_appears_when_the_welcome_asks_for_one(page, serve):
+def test_the_password_field_appears_when_the_class_has_one_and_is_used_again(page, serve):
     server = serve(password='open sesame')
     open_page(page, server.url)
-    wait_for_line(page, 'This class has a password')
     password = page.find_element(By.ID, 'password')
     wait(page, password.is_displayed, 'showed the password field')
     page.find_element(By.ID, 'nickname').send_keys('ann')
     password.send_keys('open sesame' + Keys.ENTER)
+    wait_for_line(page, 'Welcome, ann!')
+    drop_browsers(server)
+    wait(page, lambda: count(page, 'Welcome, ann!') == 2, 'logged in again with the password')
+
+
+def test_three_wrong_passwords_end_the_connection_until_the_user_tries_again(page, serve):
+    server = serve(password='open sesame')
+    open_page(page, server.url)
+    password = page.find_element(By.ID, 'password')
+    wait(page, password.is_displayed, 'showed the password field')
+    page.find_element(By.ID, 'nickname').send_keys('ann')
+    for _ in range(3):
+        password.clear()
+        password.send_keys('guess' + Keys.ENTER)
+        wait(page, lambda: phase(page) != 'joining', 'had an answer')
+    wait(page, lambda: phase(page) == 'ended', 'ended')
+    assert status(page) == 'The server closed the connection.'
+    assert 'goodbye' in page.find_element(By.ID, 'login-note').text
+    password.clear()
+    password.send_keys('open sesame' + Keys.ENTER)     # a new connection, on the user's word
     wait_for_line(page, 'Welcome, ann!')
 
 
@@ -396,8 +594,7 @@ def masking(field):
         'return getComputedStyle(arguments[0]).webkitTextSecurity;', field)
 
 
-def test_a_password_typed_in_the_input_line_is_neither_shown_nor_recalled(page, serve):
-    server = serve(op_password='teach3r')
+def test_a_password_typed_in_the_input_line_is_neither_shown_nor_recalled(page, server):
     log_in(page, server.url, 'ann')
     field = page.find_element(By.ID, 'line')
     field.send_keys('/op')
@@ -408,24 +605,83 @@ def test_a_password_typed_in_the_input_line_is_neither_shown_nor_recalled(page, 
     wait_for_line(page, 'You are an operator now')
     assert '> /op ••••••' in lines(page)
     assert masking(field) == 'none'
-    assert not any('teach3r' in line for line in lines(page))
+    assert not any(OP_PASSWORD in line for line in lines(page))
     field.send_keys(Keys.ARROW_UP)
     assert field.get_attribute('value') == ''
 
 
-def test_an_operator_gets_buttons_for_the_operators_commands(page, serve):
-    server = serve(op_password='teach3r')
+def test_after_logout_the_login_form_is_back_and_another_name_works(page, server, line_user):
+    log_in(page, server.url, 'ann', 'python')
+    type_line(page, '/logout')
+    wait_for_line(page, 'Goodbye!')
+    nickname = page.find_element(By.ID, 'nickname')
+    wait(page, lambda: nickname.is_displayed() and phase(page) == 'login',
+         'offered the login form again')
+    assert focused(page) == 'nickname' and nickname.get_attribute('value') == 'ann'
+    nickname.clear()
+    nickname.send_keys('bea' + Keys.ENTER)
+    wait_for_line(page, 'Welcome, bea!')
+    assert where(page) == ['bea', '·', 'the', 'hall']
+    bob = line_user('bob')
+    who = bob.ask('/who')
+    assert 'bea in hall' in who and not any(line.startswith('ann ') for line in who)
+
+
+def test_a_kicked_user_is_not_logged_in_again(page, server, line_user):
+    teacher = line_user('teach', operator=True)
     log_in(page, server.url, 'ann')
-    assert '/kick' not in buttons(page)
-    type_line(page, '/op teach3r')
-    wait(page, lambda: {'/kick', '/ban', '/announce'} <= set(buttons(page)),
-         "offered the operators' commands")
+    teacher.ask('/kick ann talking in class')
+    wait_for_line(page, 'You were kicked by teach: talking in class')
+    wait(page, lambda: phase(page) == 'ended', 'ended')
+    assert status(page) == 'You were kicked out.'
+    assert shown(page, 'nickname') and not shown(page, 'line')
+    assert 'ann' not in ' '.join(teacher.ask('/who'))
 
 
-def test_a_phone_has_no_sideways_scroll_and_its_input_line_works(page, server, line_user):
+# ---- When the connection drops
+
+def test_a_dropped_connection_comes_back_by_itself_in_its_room(page, server, line_user):
+    log_in(page, server.url, 'ann', 'python')
+    drop_browsers(server)
+    wait(page, lambda: status(page).startswith('Connection lost. Reconnecting in'),
+         'said it is reconnecting')
+    assert shown(page, 'reconnect') and shown(page, 'line')
+    wait(page, lambda: count(page, 'Welcome, ann!') == 2, 'logged in again')
+    wait(page, lambda: where(page) == ['ann', '·', 'python'], 'gone back to python')
+    assert status(page) == 'Connected' and not shown(page, 'reconnect')
+    bob = line_user('bob', 'python')
+    bob.send('welcome back')
+    wait_for_line(page, 'bob: welcome back')
+
+
+def test_a_restarted_server_gets_the_page_back_by_itself(page, serve, line_user):
+    """The server stops, and a new one starts on the same port: no button is pressed."""
+    first = serve()
+    log_in(page, first.url, 'ann', 'python')
+    page.find_element(By.ID, 'line').send_keys('half a thought')
+    first.stop()
+    wait(page, lambda: status(page).startswith('The server is shutting down. Reconnecting'),
+         'said the server is shutting down')
+    assert 'shutdown' in classes_of_line(page, 'The server is shutting down. Goodbye!')
+    second = serve(web_port=first.web_port)
+    wait(page, lambda: phase(page) == 'chatting' and 'python' in where(page),
+         'logged in again, in python')
+    assert count(page, 'Welcome, ann!') == 2
+    assert page.find_element(By.ID, 'line').get_attribute('value') == 'half a thought'
+    bob = line_user('bob', to=second)
+    assert 'ann in python' in bob.ask('/who')
+    click_command(page, '/online')     # the buttons, made again, work again
+    wait_for_line(page, 'Online in python (1): ann')
+
+
+# ---- Every screen, every language
+
+def test_a_phone_reaches_every_command_and_the_people_without_sideways_scroll(
+        page, server, line_user):
     page.execute_cdp_cmd('Emulation.setDeviceMetricsOverride', PHONE)
     bob = line_user('bob', 'python')
     log_in(page, server.url, 'ann', 'python')
+    become_operator(page)
     bob.send('x' * 300)
     bob.send('长' * 100 + ' https://example.org/' + 'a' * 200)
     wait_for_line(page, 'https://example.org/')
@@ -433,17 +689,30 @@ def test_a_phone_has_no_sideways_scroll_and_its_input_line_works(page, server, l
     assert page.execute_script('return document.documentElement.scrollWidth') <= 360
     assert page.execute_script(                    # nor does the conversation scroll sideways
         'const log = document.getElementById("log"); return log.scrollWidth <= log.clientWidth')
-    for name in ('line', 'send'):
-        box = page.execute_script(
-            'return document.getElementById(arguments[0]).getBoundingClientRect().toJSON()',
-            name)
-        assert 0 <= box['left'] and box['right'] <= 360, (name, box)
-        assert 0 <= box['top'] and box['bottom'] <= 740, (name, box)
+    for name in ('line', 'send', 'commands-toggle', 'people-toggle'):
+        assert on_screen(page, page.find_element(By.ID, name), 360, 740), name
     page.find_element(By.ID, 'line').send_keys('sent from a phone')
     page.find_element(By.ID, 'send').click()
     assert bob.expect('ann: sent')[-1] == 'ann: sent from a phone'
-    click_command(page, '/who')        # the last button, on a row that scrolls sideways
+
+    page.find_element(By.ID, 'commands-toggle').click()
+    commands = page.find_elements(By.CSS_SELECTOR, '#commands button')
+    assert len(commands) >= 17                     # a room's, and an operator's
+    hidden = [button.text for button in commands if not on_screen(page, button, 360, 740)]
+    assert hidden == []
+    assert page.execute_script('return document.documentElement.scrollWidth') <= 360
+    click_command(page, '/who')
     wait_for_line(page, 'Logged in (2):')
+    assert not page.find_element(By.ID, 'commands').is_displayed()
+    assert focused(page) == 'line'
+
+    assert not shown(page, 'people')
+    page.find_element(By.ID, 'people-toggle').click()
+    wait(page, lambda: shown(page, 'people'), 'opened the list of people')
+    assert on_screen(page, page.find_element(By.ID, 'people-close'), 360, 740)
+    act_on(page, 'bob', 'mute')
+    assert bob.expect('muted')[-1] == 'You have been muted by ann.'
+    assert not shown(page, 'people') and focused(page) == 'line'
 
 
 def test_the_page_has_chinese_labels_for_a_chinese_browser(serve):
@@ -460,16 +729,22 @@ def test_the_page_has_chinese_labels_for_a_chinese_browser(serve):
         assert driver.find_element(By.ID, 'send').text == '发送'
         placeholder = driver.find_element(By.ID, 'line').get_attribute('placeholder')
         assert placeholder == '输入消息，或 /命令'
+        assert driver.find_element(By.ID, 'people-title').text == '大厅（1 人）'
         server.stop()
-        wait(driver, lambda: status(driver) == '已断开：服务器正在关闭。',
-             'said 已断开')
-        assert driver.find_element(By.ID, 'reconnect').text == '重新连接'
+        wait(driver, lambda: status(driver).startswith('已断开：服务器正在关闭。')
+             and '秒后重新连接' in status(driver), 'said 已断开')
+        assert driver.find_element(By.ID, 'reconnect').text == '立即重新连接'
 
 
-def test_the_page_runs_under_its_security_policy_without_console_errors(page, server):
+def test_the_page_runs_under_its_security_policy_without_console_errors(
+        page, server, line_user):
+    line_user('bob', 'python')
     log_in(page, server.url, 'ann', 'python')
+    become_operator(page)
     type_line(page, 'hello')
     wait_for_line(page, '> hello')
+    act_on(page, 'bob', 'ban')
+    answer_dialog(page, yes=False)
     errors = [entry['message'] for entry in page.get_log('browser')
               if entry['level'] == 'SEVERE']
     assert errors == []                # not even a favicon's 404: the page names its icon

@@ -1,54 +1,65 @@
-/* The chat page: a browser's window onto the chat server, as chat-client
-   (chat/client.py) is a Tk one, and read the same way.
+/* The chat page: a browser's window onto the chat server.
 
-   1. The page connects on load to /chat on its own origin (a WebSocket) and
-      logs in with "/login NICK", or "/login NICK PASSWORD" when the welcome
-      asks for a password.
-   2. Every message from the server holds whole lines, each ending in CR LF.
-      Each line is shown as text (textContent, never HTML), and read for what
-      the page needs to know: the login that worked, the room the user is in,
-      the list of that room's commands (the block /help prints).
-   3. The buttons come from that list, so a command added to a room on the
-      server appears here with no change to the page. On entering a room the
-      page asks for its list itself, and does not show that copy.
-   4. A closed connection is said in the status line, with its reason, and
-      Reconnect logs in again under the same nickname.
-   5. What the user sends is shown too, after "> ", except a password; while
-      a password is typed, the input line shows dots.
+   How it works:
+   1. The page opens a WebSocket to /chat on its own origin and asks for the
+      subprotocol "chat.events". From then on every message from the server
+      is one JSON object with a `type` (the server's chat/events.py lists
+      them). What the page sends is still lines of text, exactly what a
+      telnet user would type: "/login ann", "hello", "/kick bob".
+   2. The page decides from the objects' fields, never from the wording of a
+      line: wording is for people, and anyone can type it. Every object's
+      `text` is shown as text (textContent, never HTML), styled by its type.
+   3. Where the page is in its life is one value, state.phase:
+        connecting  a socket is opening; the server has not spoken yet
+        login       connected; the login form waits for the user
+        joining     /login (or /resume) sent; its answer has not come
+        chatting    logged in: conversation, people, commands
+        waiting     the connection dropped: it opens again by itself soon
+        ended       closed, and not opened again until the user acts
+   4. What the server said about the user and the room is kept as it came:
+      state.me (the last `status`), state.room (the last `room`),
+      state.commands (the last `commands`). The top bar, the list of people
+      and the command buttons are drawn from them, and only from them.
+   5. state.login is whom to log in as: set by the login form, kept while
+      logged in (nickname, class password, room, resume code), so that a
+      dropped connection logs in again by itself and goes back to its room;
+      forgotten after /logout, a kick or a ban, which bring the login form
+      back. With a resume code (status.resume, from servers that have them)
+      it sends "/resume CODE LASTSEQ" instead, and gets the lines it missed.
 
-   Everything the page knows is in `state`; the elements it changes are in
-   `page`. The page's own words are in LABELS, in English and Simplified
-   Chinese, chosen by the browser's language; what the server sends is shown
-   as it is. */
+   The page's own words are in LABELS, in English and Simplified Chinese,
+   chosen by the browser's language; what the server sends is shown as it is. */
 "use strict";
 
 const CHAT_PATH = "/chat";
+const SUBPROTOCOL = "chat.events";
 
-const HELP_HEADING = "Commands here:";
-/* The line before the list of a room's commands. */
+const CLOSE_GOING_AWAY = 1001;     // the server is shutting down
+const CLOSE_POLICY = 1008;         // a kick, a ban, three wrong passwords
+const CLOSE_PROTOCOL_ERRORS = [1002, 1003, 1007];
 
-const WELCOME = /^Welcome, (\S+)! You are in the hall\./;
-const RENAMED = /^You are now (\S+)\.$/;
-const ENTERED = /^You are in the (?:room ([^.\s]+)|hall)\b/;
-const OPERATOR = /^You are an operator now\b/;
-const SHUTTING_DOWN = /shutting down/;
-const ASKS_PASSWORD = /password/i;
-const WITH_PASSWORD = /^(\s*\/(?:op|login\s+\S+)\s+)\S.*$/;
-/* A line that gives a password (/op PASSWORD, /login NICK PASSWORD): shown
+const RETRY_FIRST = 1;             // seconds before the first try to reconnect,
+const RETRY_MOST = 30;             // doubled after each failed try, up to this
+const RETRY_JITTER = 0.25;         // each wait is up to a quarter shorter or longer, so a
+                                   // class's pages do not all come back in the same instant
+
+const PASSWORD_GIVEN = /^(\s*\/(?:op|login\s+\S+)\s+)\S.*$/;
+/* A line the user typed that gives a password (/op PASSWORD, /login NICK PASSWORD): echoed
    without it, and not kept for the up arrow (a classroom may have a projector). */
-const GIVING_PASSWORD = /^\s*\/(?:op|login\s+\S+)\s/;
+const PASSWORD_STARTED = /^\s*\/(?:op|login\s+\S+)\s/;
 /* The start of such a line: from there on, the input line shows dots. */
 
-const PRIVATE = /^\[(private|announcement)\] ([^\s:]+): (.*)$/;
-const CHAT = /^(\[\d\d:\d\d\] )?([^\s:]+): (.*)$/;
-const ACTION = /^(\[\d\d:\d\d\] )?\* (\S+) (.*)$/;
-const NOT_CHAT = /^(Usage|Rooms): /;
-/* The two replies that look like a chat line ("word: text"): shown as replies. */
+const HIDDEN_COMMANDS = ["login"];
+/* Commands never offered as buttons once logged in: they would only say "already". */
+
+const NOTICE_EVENTS = ["enter", "leave", "rename", "login", "logout", "kick", "ban", "mute",
+                       "unmute", "muted", "quiet", "operator", "timeout"];
+/* The notices the page styles each in its own way (class "event-NAME"). */
 
 const NICK_COLOURS = 6;
 const MAX_LINES = 2000;
-/* Lines the conversation keeps; the oldest go first, so a long lesson cannot
-   fill the tab's memory. */
+/* Lines the conversation keeps; the oldest go first, so a long lesson cannot fill the
+   tab's memory. */
 const MAX_SENT = 100;
 /* Lines the up arrow can recall. */
 
@@ -56,7 +67,11 @@ const LABELS = {
   en: {
     connecting: "Connecting…",
     connected: "Connected",
+    joining: "Logging in…",
+    retryIn: "Reconnecting in {seconds} s…",
     reconnect: "Reconnect",
+    reconnectNow: "Reconnect now",
+    reconnected: "Connected again.",
     intro: "Choose a nickname to join the chat.",
     nickname: "Nickname",
     password: "Class password",
@@ -67,15 +82,35 @@ const LABELS = {
     newer: "New lines below ↓",
     conversation: "Conversation",
     commands: "Commands",
-    hall: "hall",
+    hall: "the hall",
+    people: "People ({count})",
+    peopleIn: "In {room} ({count})",
+    close: "Close",
+    you: "you",
+    operator: "operator",
+    muted: "muted",
+    quiet: "quiet",
+    actionsFor: "What to do with {nick}",
+    privately: "Message",
+    mute: "Mute",
+    unmute: "Unmute",
+    kick: "Kick…",
+    ban: "Ban…",
+    askKick: "Kick {nick} out of the chat?",
+    askBan: "Ban {nick}? Every connection from their address is closed and kept out.",
+    yesKick: "Kick",
+    yesBan: "Ban",
+    cancel: "Cancel",
     shuttingDown: "The server is shutting down.",
     lost: "Connection lost.",
     unreachable: "Cannot reach the server.",
-    closed: "The server closed the connection.",
-    loggedOut: "You logged out.",
+    kicked: "You were kicked out.",
+    banned: "You are banned.",
+    refused: "The server closed the connection.",
+    timedOut: "Closed: no login in time. Log in to connect again.",
     protocol: "Connection closed: protocol error {code}.",
-    notConnected: "Not connected: press Reconnect first.",
-    reconnected: "Connected again.",
+    noEvents: "This server does not send the page's events: it cannot be used here.",
+    notConnected: "Not connected yet: what you typed stays in the line.",
     noNickname: "Please choose a nickname.",
     noSpaces: "A nickname has no spaces.",
     noPassword: "Please enter the class password.",
@@ -83,7 +118,11 @@ const LABELS = {
   zh: {
     connecting: "正在连接…",
     connected: "已连接",
+    joining: "正在登录…",
+    retryIn: "{seconds} 秒后重新连接…",
     reconnect: "重新连接",
+    reconnectNow: "立即重新连接",
+    reconnected: "已重新连接。",
     intro: "起一个昵称，加入聊天。",
     nickname: "昵称",
     password: "班级密码",
@@ -95,42 +134,62 @@ const LABELS = {
     conversation: "聊天记录",
     commands: "命令",
     hall: "大厅",
+    people: "成员（{count}）",
+    peopleIn: "{room}（{count} 人）",
+    close: "关闭",
+    you: "你",
+    operator: "管理员",
+    muted: "已禁言",
+    quiet: "安静模式",
+    actionsFor: "对 {nick} 的操作",
+    privately: "私信",
+    mute: "禁言",
+    unmute: "解除禁言",
+    kick: "踢出…",
+    ban: "封禁…",
+    askKick: "把 {nick} 踢出聊天？",
+    askBan: "封禁 {nick}？来自同一地址的连接都会被断开，并且不能再进来。",
+    yesKick: "踢出",
+    yesBan: "封禁",
+    cancel: "取消",
     shuttingDown: "已断开：服务器正在关闭。",
     lost: "已断开：连接中断。",
     unreachable: "无法连接到服务器。",
-    closed: "已断开：服务器关闭了连接。",
-    loggedOut: "你已退出登录。",
+    kicked: "你已被踢出。",
+    banned: "你已被封禁。",
+    refused: "服务器关闭了连接。",
+    timedOut: "已断开：没有及时登录。登录即可重新连接。",
     protocol: "已断开：协议错误（{code}）。",
-    notConnected: "未连接：请先点“重新连接”。",
-    reconnected: "已重新连接。",
+    noEvents: "这个服务器不发送页面所需的事件，无法在这里使用。",
+    notConnected: "尚未连接：输入的内容会保留在输入框里。",
     noNickname: "请输入昵称。",
     noSpaces: "昵称里不能有空格。",
     noPassword: "请输入班级密码。",
   },
 };
 
+const NOBODY = {nick: null, room: null, operator: false, muted: false, resume: null};
+
 const state = {
   lang: "en",              // "en" or "zh": the page's own words
-  socket: null,            // the open WebSocket, or null
-  connection: "connecting", // "connecting", "connected" or "lost"
-  reason: "",              // why it was lost: a key of LABELS
+  phase: "connecting",     // see the top of this file
+  socket: null,            // the WebSocket of this phase, or null
+  reason: "",              // waiting or ended: why, a key of LABELS
   closeCode: null,         // the code of the last close
-  opened: false,           // this socket did open (a close before that: unreachable)
-  reconnecting: false,     // this socket is a Reconnect's
-  nickname: "",            // logged in as, or about to log in as
-  password: "",            // the class password, if the server asks for one
-  needsPassword: false,    // the welcome asked for a password
-  wantsLogin: false,       // log in as soon as the socket opens
-  loggingIn: false,        // a /login was sent; its answer has not come
-  loggedIn: false,
-  rejoin: false,           // the lost connection was logged in: Reconnect logs in again
-  leaving: false,          // the user sent /logout
-  shuttingDown: false,     // the server said it is shutting down
-  room: null,              // "hall", a chat room's name, or null before login
-  commands: [],            // the room's commands: [{name, usage, description, takesArgument}]
-  listing: null,           // the list of commands being received, or null
-  listingQuiet: false,     // that list is one the page asked for: not shown
-  quietHelps: 0,           // lists the page asked for that are still to come
+  retries: 0,              // tries to reconnect since the server last answered
+  retryAt: 0,              // waiting: when the next try starts (Date.now() time)
+  timers: [],              // waiting: the timeouts that will reconnect and count down
+  login: null,             // whom to log in as: {nick, password, room, resume, returnTo}
+  attempt: "",             // joining: "login" or "resume", the command that was sent
+  farewell: "",            // the notice that ended this session: "logout", "kick", ...
+  passwordAsked: false,    // the server's status said the class has a password
+  me: NOBODY,              // the last `status`: nick, room, operator, muted, resume
+  room: null,              // the last `room`: {name, quiet, members: [{nick, operator, muted}]}
+  commands: [],            // the last `commands`: [{name, usage, help}]
+  lastSeq: 0,              // the highest seq shown since this login: /resume asks from there
+  openPerson: null,        // the nickname whose actions are open in the list of people
+  confirmed: null,         // the action the confirmation dialog is asking about
+  repeat: null,            // the last reply shown, to count repeats: {key, element, count}
   sent: [],                // what the user sent, oldest first, for the up arrow
   recall: 0,               // where the up arrow is in sent (sent.length: the draft)
   draft: "",               // what was in the input line before the up arrow
@@ -146,7 +205,7 @@ const page = {};           // the elements with an id, by it in camelCase (login
 function label(key, values) {
   let text = LABELS[state.lang][key];
   for (const name in values || {}) {
-    text = text.replace("{" + name + "}", values[name]);
+    text = text.replace("{" + name + "}", () => values[name]);   // a "$&" in a nickname stays
   }
   return text;
 }
@@ -169,6 +228,10 @@ function setLabels() {
   }
 }
 
+function roomName(name) {
+  return name === "hall" ? label("hall") : name;
+}
+
 
 /* ---- The conversation */
 
@@ -184,9 +247,8 @@ function scrollToEnd() {
 }
 
 function followOrNot() {
-  /* The user scrolled: back to the end, follow it again; up, stop following.
-     A scroll the page made, and then a change of layout before this event
-     came (the buttons filled in, a Reconnect button shown), is neither. */
+  /* The user scrolled: back to the end, follow it again; up, stop following. A scroll
+     the page made, then a change of layout before this event came, is neither. */
   const top = page.log.scrollTop;
   if (atEnd()) {
     state.following = true;
@@ -197,13 +259,20 @@ function followOrNot() {
   state.scrollTop = top;
 }
 
-function addToLog(element) {
-  /* Follow the newest line if the user is at the end; if they scrolled up to
-     read, leave them there and say that there is more below. */
+function addToLog(element, mine) {
+  /* Follow the newest line if the user is at the end; if they scrolled up to read,
+     leave them there and say that there is more below. */
   page.log.append(element);
   while (page.log.childElementCount > MAX_LINES) {
     page.log.firstElementChild.remove();
   }
+  if (!mine) {
+    state.repeat = null;               // a repeat must come straight after, but for the
+  }                                    // user's own lines, which may be what caused it
+  newLineShown();
+}
+
+function newLineShown() {
   if (state.following) {
     scrollToEnd();
   } else {
@@ -211,196 +280,546 @@ function addToLog(element) {
   }
 }
 
-function part(text, className) {
-  const span = document.createElement("span");
-  span.className = className;
-  span.textContent = text;
-  return span;
+function make(tag, className, text) {
+  const element = document.createElement(tag);
+  element.className = className;
+  if (text !== undefined) {
+    element.textContent = text;
+  }
+  return element;
 }
 
 function showLine(text, kind) {
-  /* A line as it is, plain text; kind is "server", "mine" or "note". */
-  const line = document.createElement("p");
-  line.className = "line " + kind;
-  line.textContent = text;
-  addToLog(line);
+  /* A line as it is, plain text; kind is its class: "mine", "note", "shutdown". */
+  addToLog(make("p", "line " + kind, text), kind === "mine");
 }
 
 function showNote(key, values) {
   showLine(label(key, values), "note");
 }
 
+function showRepeatable(text, kind, key) {
+  /* A reply the server may send again and again (a muted user's "You are muted" for
+     each line tried): the same one again, with nothing between but what the user sent,
+     is counted on one line, moved to the end. */
+  const last = state.repeat;
+  if (last !== null && last.key === key && last.element.isConnected) {
+    last.count += 1;
+    last.counter.textContent = "×" + last.count;
+    last.counter.hidden = false;
+    addToLog(last.element, true);
+    return;
+  }
+  const line = make("p", "line " + kind);
+  const counter = make("span", "count");
+  counter.hidden = true;
+  line.append(make("span", "text", text), counter);
+  addToLog(line);
+  state.repeat = {key: key, element: line, counter: counter, count: 1};
+}
+
 function nickColour(nickname) {
   /* The same colour for a nickname every time (its FNV-1a hash). */
   let hash = 0x811c9dc5;
-  for (const character of nickname) {
+  for (const character of nickname || "") {
     hash = Math.imul(hash ^ character.codePointAt(0), 0x01000193) >>> 0;
   }
   return "nick-" + (hash % NICK_COLOURS);
 }
 
-function showChat(pieces, kind) {
-  /* A chat line, its nickname set apart: pieces are [text, class] pairs,
-     put together they are the line exactly as the server sent it. */
-  const line = document.createElement("p");
-  line.className = "line chat " + kind;
-  for (const [text, className] of pieces) {
-    if (text) {
-      line.append(part(text, className));
-    }
+function showSaid(said) {
+  /* say, me, announce, private: `text` is the line as telnet shows it, and ends with
+     `body`, what the user typed. What comes before the body ("alice: ", "* alice ",
+     "[private] alice: ") is set apart in the speaker's colour, cut by length only. */
+  const text = String(said.text);
+  const body = String(said.body || "");
+  const cut = Math.max(0, text.length - body.length);
+  const line = make("p", "line said type-" + said.type);
+  line.classList.toggle("replay", said.replay === true);
+  line.classList.toggle("own", said.from === state.me.nick);
+  line.append(make("span", "who " + nickColour(said.from), text.slice(0, cut)),
+              make("span", "body", text.slice(cut)));
+  if (typeof said.time === "number") {
+    line.title = new Date(said.time * 1000).toLocaleString();
   }
   addToLog(line);
+  if (typeof said.seq === "number") {
+    state.lastSeq = Math.max(state.lastSeq, said.seq);
+  }
 }
 
-function showHelpLine(text) {
-  /* "/usage   description": the two set in columns. */
-  const line = document.createElement("p");
-  line.className = "line help";
-  const gap = text.search(/ {2,}/);
-  if (gap < 0) {
-    line.append(part(text, "usage"));
+function showNotice(notice) {
+  let kind = "notice";
+  if (NOTICE_EVENTS.includes(notice.event)) {
+    kind += " event-" + notice.event;
+  }
+  if (notice.nick !== undefined && notice.nick === state.me.nick) {
+    kind += " about-me";
+  }
+  showRepeatable(String(notice.text), kind, "notice\n" + notice.event + "\n" + notice.text);
+}
+
+function showReply(reply) {
+  showRepeatable(String(reply.text), "reply", "line\n" + reply.text);
+}
+
+
+/* ---- The top bar: the user, the room, the connection */
+
+function showMe() {
+  /* The user's nickname, room and marks, from the last status. While the page logs in
+     again, the nickname and room it had (greyed by the stylesheet), with no marks. */
+  let me = state.me;
+  if (me.nick === null && state.login !== null && state.login.room !== null) {
+    me = {nick: state.login.nick, room: state.login.room, operator: false, muted: false};
+  }
+  page.self.hidden = me.nick === null;
+  page.selfNick.textContent = me.nick || "";
+  page.selfRoom.textContent = me.room === null ? "" : roomName(me.room);
+  page.selfOperator.hidden = !me.operator;
+  page.selfMuted.hidden = !me.muted;
+  document.title = me.nick === null ? "chat" : "chat: " + me.nick + " · " + roomName(me.room);
+}
+
+function showStatus() {
+  /* The status line says the phase, and why when it is waiting or ended. */
+  const phase = state.phase;
+  let text;
+  if (phase === "waiting") {
+    const seconds = Math.max(1, Math.ceil((state.retryAt - Date.now()) / 1000));
+    text = label(state.reason) + " " + label("retryIn", {seconds: seconds});
+  } else if (phase === "ended") {
+    text = label(state.reason, {code: state.closeCode});
   } else {
-    const start = text.slice(gap).search(/\S/) + gap;
-    line.append(part(text.slice(0, start), "usage"), part(text.slice(start), "description"));
+    text = label({connecting: "connecting", joining: "joining"}[phase] || "connected");
   }
-  addToLog(line);
+  page.statusText.textContent = text;
+  page.status.className = "status " + phase +
+    (phase === "login" || phase === "joining" || phase === "chatting" ? " connected" : "");
+  page.reconnect.hidden = phase !== "waiting" && phase !== "ended";
+  page.reconnect.textContent = label(phase === "waiting" ? "reconnectNow" : "reconnect");
 }
 
-function showServerLine(text) {
-  const inRoom = state.room !== null && state.room !== "hall";
-  let match = PRIVATE.exec(text);
-  if (match) {
-    showChat([["[" + match[1] + "] ", "tag"], [match[2], "nick " + nickColour(match[2])],
-              [": ", "colon"], [match[3], "text"]], match[1]);
+function setPhase(phase, reason) {
+  state.phase = phase;
+  state.reason = reason || "";
+  document.body.dataset.phase = phase;
+  showStatus();
+  showView();
+  setButtonsEnabled(phase === "chatting");
+}
+
+function showView() {
+  /* The login form until the user has logged in; after that the conversation's input
+     line, kept through a reconnect, so that what the user was typing stays. */
+  const talking = state.phase !== "login" && state.login !== null && state.login.room !== null;
+  const wasTalking = !page.talk.hidden;
+  page.login.hidden = talking;
+  page.talk.hidden = !talking;
+  page.people.hidden = !talking || state.room === null;
+  page.peopleToggle.hidden = page.people.hidden;
+  if (talking && !wasTalking) {
+    page.line.focus();
+  } else if (!talking && wasTalking) {
+    page.nickname.focus();
+  }
+}
+
+function setButtonsEnabled(enabled) {
+  for (const button of document.querySelectorAll("#commands button, #people-list button")) {
+    button.disabled = !enabled;
+  }
+}
+
+function focusLine() {
+  /* After a button, the keyboard is back where the user types. */
+  if (!page.talk.hidden) {
+    page.line.focus();
+  }
+}
+
+
+/* ---- The room's people */
+
+function showPeople() {
+  const room = state.room;
+  showView();
+  if (room === null) {
+    page.peopleList.replaceChildren();
     return;
   }
-  match = inRoom && !NOT_CHAT.test(text) && CHAT.exec(text);
-  if (match) {
-    showChat([[match[1], "time"], [match[2], "nick " + nickColour(match[2])], [": ", "colon"],
-              [match[3], "text"]], "said");
-    return;
+  const count = room.members.length;
+  page.peopleTitle.textContent = label("peopleIn", {room: roomName(room.name), count: count});
+  page.peopleToggle.textContent = label("people", {count: count});
+  page.peopleQuiet.hidden = !room.quiet;
+  page.peopleList.replaceChildren(...room.members.map(personItem));
+  setButtonsEnabled(state.phase === "chatting");
+}
+
+function personItem(member) {
+  /* A member's name, marked operator (and, for an operator, muted); a click on it opens
+     what the user can do with that member. */
+  const item = make("li", "person");
+  item.dataset.nick = member.nick;
+  const isMe = member.nick === (state.login === null ? state.me.nick : state.login.nick);
+  const name = make(isMe ? "span" : "button", "person-name");
+  name.append(make("span", "nick " + nickColour(member.nick), member.nick));
+  if (isMe) {
+    name.append(make("span", "mark you", label("you")));
+  } else {
+    name.type = "button";
+    name.setAttribute("aria-expanded", String(state.openPerson === member.nick));
+    name.addEventListener("click", () => togglePerson(member.nick));
   }
-  match = inRoom && ACTION.exec(text);
-  if (match) {
-    showChat([[match[1], "time"], ["* ", "star"], [match[2], "nick " + nickColour(match[2])],
-              [" " + match[3], "text"]], "action");
-    return;
+  if (member.operator) {
+    name.append(make("span", "mark operator", label("operator")));
   }
-  showLine(text, "server");
+  if (member.muted === true) {
+    name.append(make("span", "mark muted", label("muted")));
+  }
+  item.append(name);
+  if (!isMe && state.openPerson === member.nick) {
+    item.append(personActions(member));
+  }
+  return item;
+}
+
+function personActions(member) {
+  /* /msg for everyone; for an operator, and a member who is none, mute or unmute, kick
+     and ban. Each sends the nickname exactly as the room event gave it. */
+  const nick = member.nick;
+  const actions = make("div", "actions");
+  actions.setAttribute("role", "group");
+  actions.setAttribute("aria-label", label("actionsFor", {nick: nick}));
+  actions.append(actionButton("privately", "msg", () => startLine("/msg " + nick + " ")));
+  if (state.me.operator && !member.operator) {
+    const mute = member.muted === true ? "unmute" : "mute";
+    actions.append(actionButton(mute, mute, () => run("/" + mute + " " + nick)));
+    actions.append(actionButton("kick", "kick", () =>
+      askFirst(label("askKick", {nick: nick}), "yesKick", () => run("/kick " + nick))));
+    actions.append(actionButton("ban", "ban", () =>
+      askFirst(label("askBan", {nick: nick}), "yesBan", () => run("/ban " + nick))));
+  }
+  return actions;
+}
+
+function actionButton(key, action, act) {
+  const button = make("button", "action action-" + action, label(key));
+  button.type = "button";
+  button.dataset.action = action;
+  button.addEventListener("click", () => {
+    state.openPerson = null;           // done with this member: the list as it was
+    showPeople();
+    closePanels();
+    act();
+  });
+  return button;
+}
+
+function togglePerson(nick) {
+  state.openPerson = state.openPerson === nick ? null : nick;
+  showPeople();
+}
+
+function askFirst(question, yesKey, act) {
+  /* The page's own small dialog: a kick or a ban is not undone by a second click. */
+  state.confirmed = act;
+  page.confirmText.textContent = question;
+  page.confirmYes.textContent = label(yesKey);
+  page.confirm.showModal();
+  page.confirmNo.focus();
+}
+
+function answerConfirm(yes) {
+  const act = state.confirmed;
+  state.confirmed = null;
+  page.confirm.close();
+  if (yes && act) {
+    act();
+  }
+  focusLine();
 }
 
 
 /* ---- The room's commands, as buttons */
 
-function parseCommand(text) {
-  /* "/msg <nickname> <text>  send text to one user only." */
-  const gap = text.search(/ {2,}/);
-  const usage = gap < 0 ? text : text.slice(0, gap);
-  return {
-    name: usage.split(" ")[0],
-    usage: usage,
-    description: gap < 0 ? "" : text.slice(gap).trim(),
-    takesArgument: /\s</.test(usage),
-  };
+function takesArgument(command) {
+  /* The usage is the name alone ("online") or the name and what follows it
+     ("msg <nickname> <text>"). */
+  return command.usage !== command.name;
 }
 
-function sameCommands(a, b) {
-  return a.length === b.length && a.every((command, i) => command.usage === b[i].usage);
-}
-
-function setCommands(commands) {
-  if (sameCommands(commands, state.commands)) {
-    return;
-  }
-  state.commands = commands.slice();   // a copy: the list being received may grow
+function showCommands() {
   const buttons = [];
   for (const command of state.commands) {
-    if (command.name === "/login" && state.loggedIn) {
-      continue;                        // it would only say "already logged in"
+    if (HIDDEN_COMMANDS.includes(command.name) || (command.name === "op" && state.me.operator)) {
+      continue;                        // an operator is one already
     }
-    const button = document.createElement("button");
+    const button = make("button", "command" + (takesArgument(command) ? " takes-argument" : ""),
+                        "/" + command.name);
     button.type = "button";
-    button.className = "command" + (command.takesArgument ? " takes-argument" : "");
-    button.textContent = command.name;
-    button.title = command.usage + (command.description ? ": " + command.description : "");
+    button.title = "/" + command.usage + (command.help ? ": " + command.help : "");
     button.addEventListener("click", () => clickCommand(command));
     buttons.push(button);
   }
   page.commands.replaceChildren(...buttons);
-}
-
-function setCommandsEnabled(enabled) {
-  for (const button of page.commands.querySelectorAll("button")) {
-    button.disabled = !enabled;
-  }
+  setButtonsEnabled(state.phase === "chatting");
 }
 
 function clickCommand(command) {
   /* A command that needs more is started in the input line; the rest run. */
-  if (command.takesArgument) {
-    setLine(command.name + " ");
-    page.line.focus();
+  closePanels();
+  if (takesArgument(command)) {
+    startLine("/" + command.name + " ");
   } else {
-    say(command.name);
+    run("/" + command.name);
   }
 }
 
-function askForCommands() {
-  state.quietHelps += 1;
-  send("/help");
-}
-
-
-/* ---- What the page shows around the conversation */
-
-function setState(connection, reason) {
-  state.connection = connection;
-  state.reason = reason || "";
-  page.status.className = "status " + connection;
-  page.statusText.textContent = label(connection === "lost" ? state.reason : connection,
-                                     {code: state.closeCode});
-  page.reconnect.hidden = connection !== "lost";
-}
-
-function setWhere() {
-  if (!state.loggedIn) {
-    page.where.textContent = "";
-    document.title = "chat";
-    return;
-  }
-  const room = state.room === "hall" ? label("hall") : state.room;
-  page.where.textContent = state.nickname + " · " + room;
-  document.title = "chat: " + state.nickname + " · " + room;
-}
-
-function showLogin(note) {
-  page.talk.hidden = true;
-  page.login.hidden = false;
-  page.nickname.value = state.nickname || page.nickname.value;
-  setLoginNote(note || "");
-  page.nickname.focus();
-}
-
-function showTalk() {
-  page.login.hidden = true;
-  page.talk.hidden = false;
+function startLine(text) {
+  setLine(text);
   page.line.focus();
 }
 
-function setLoginNote(text) {
-  page.loginNote.textContent = text;
+function run(text) {
+  say(text);
+  focusLine();
 }
 
-function showPasswordField() {
-  if (!state.needsPassword) {
-    state.needsPassword = true;
-    page.passwordField.hidden = false;
+
+/* ---- The panels a phone opens: the commands, the people */
+
+function togglePanel(panel, toggle) {
+  const open = !panel.classList.contains("open");
+  closePanels();
+  panel.classList.toggle("open", open);
+  toggle.setAttribute("aria-expanded", String(open));
+}
+
+function closePanels() {
+  for (const [panel, toggle] of [[page.commands, page.commandsToggle],
+                                 [page.people, page.peopleToggle]]) {
+    panel.classList.remove("open");
+    toggle.setAttribute("aria-expanded", "false");
   }
 }
 
-function rememberNickname() {
+
+/* ---- What the server says: one object a message */
+
+const RECEIVE = {
+  say: showSaid,
+  me: showSaid,
+  announce: showSaid,
+  private: showSaid,
+  notice: receiveNotice,
+  line: receiveLine,
+  status: receiveStatus,
+  room: receiveRoom,
+  commands: receiveCommands,
+  shutdown: receiveShutdown,
+};
+
+function receive(data) {
+  let event;
   try {
-    localStorage.setItem("chat.nickname", state.nickname);
+    event = JSON.parse(data);
+  } catch (error) {
+    return;                            // not an object of the protocol: nothing to show
+  }
+  if (event === null || typeof event !== "object") {
+    return;
+  }
+  const handle = RECEIVE[event.type];
+  if (handle) {
+    handle(event);
+  } else if (typeof event.text === "string") {
+    showReply(event);                  // a type this page does not know: its text, as a reply
+  }
+}
+
+function receiveStatus(status) {
+  /* The user's own state. Before login (nick null) it also says whether the class
+     has a password: then the page can log in. */
+  state.me = {
+    nick: status.nick === undefined ? null : status.nick,
+    room: status.room === undefined ? null : status.room,
+    operator: status.operator === true,
+    muted: status.muted === true,
+    resume: typeof status.resume === "string" ? status.resume : null,
+  };
+  state.retries = 0;                   // the server is there and answering
+  if (state.me.nick === null) {
+    state.passwordAsked = status.password === true;
+    page.passwordField.hidden = !state.passwordAsked;
+    if (state.phase === "connecting") {
+      welcomed();
+    }
+  } else if (state.login !== null) {
+    if (answered()) {
+      loggedIn();                      // the answer to /resume is this status
+    }
+    goBack();
+    state.login.nick = state.me.nick;              // after a /nick too
+    state.login.room = state.me.room;
+    state.login.resume = state.me.resume;          // a server without resume codes: null
+  }
+  showMe();
+  showCommands();                      // /op goes once the user is an operator
+  showPeople();                        // an operator's actions come and go with it
+}
+
+function receiveRoom(room) {
+  state.room = {
+    name: room.name,
+    quiet: room.quiet === true,
+    members: Array.isArray(room.members) ? room.members : [],
+  };
+  if (!state.room.members.some((member) => member.nick === state.openPerson)) {
+    state.openPerson = null;
+  }
+  showPeople();
+}
+
+function receiveCommands(commands) {
+  state.commands = Array.isArray(commands.commands) ? commands.commands : [];
+  showCommands();
+}
+
+function receiveNotice(notice) {
+  showNotice(notice);
+  const aboutMe = notice.nick === undefined || notice.nick === state.me.nick;
+  if (notice.event === "login" && answered()) {
+    loggedIn();                        // the answer to /login
+  } else if (notice.event === "logout" || notice.event === "timeout") {
+    state.farewell = notice.event;
+  } else if ((notice.event === "kick" || notice.event === "ban") && aboutMe &&
+             notice.by !== undefined) {
+    state.farewell = notice.event;     // to the one put out; the operator's copy has no `by`
+  }
+}
+
+function receiveLine(reply) {
+  /* A reply. While joining, a reply is the answer that refused the /login or the
+     /resume: a login says so with a `login` notice, a resume with a `status`. */
+  showReply(reply);
+  if (state.phase !== "joining") {
+    return;
+  }
+  if (state.attempt === "resume") {
+    state.login.resume = null;
+    sendLogin();                       // the code was too old: log in as before
+  } else {
+    refused(String(reply.text));
+  }
+}
+
+function receiveShutdown(shutdown) {
+  showLine(String(shutdown.text), "shutdown");
+  state.farewell = "shutdown";
+}
+
+
+/* ---- Logging in, and in again */
+
+function welcomed() {
+  /* The server's welcome has come: log in, by the form or by what the page holds. */
+  if (state.login === null) {
+    setPhase("login");
+  } else if (state.login.resume) {
+    sendResume();
+  } else {
+    sendLogin();
+  }
+}
+
+function sendResume() {
+  /* A later server gives a resume code in `status`: with it the page comes back as the
+     session it was, in its room, with the lines it missed (those above lastSeq). */
+  state.attempt = "resume";
+  send("/resume " + state.login.resume + " " + state.lastSeq);
+  setPhase("joining");
+}
+
+function sendLogin() {
+  state.attempt = "login";
+  const password = state.passwordAsked ? " " + state.login.password : "";
+  send("/login " + state.login.nick + password);
+  setPhase("joining");
+}
+
+function answered() {
+  /* Whether the page is waiting for the answer to its /login or /resume. After a refusal
+     (the login form again) a welcome may still come: the reply taken for a refusal may
+     have been a line of the server's welcome, sent before the answer. */
+  return state.phase === "joining" || (state.phase === "login" && state.login !== null);
+}
+
+function loggedIn() {
+  /* Logged in: the conversation, and after a reconnect, the room the user was in. */
+  const login = state.login;
+  if (login.room !== null) {
+    showNote("reconnected");
+    if (state.attempt === "login" && login.room !== "hall") {
+      login.returnTo = login.room;     // the next status says where the user is now
+    }
+  }
+  if (state.attempt === "login") {
+    state.lastSeq = 0;                 // a new session: seq may have started again
+  }
+  login.room = login.room || "hall";   // logged in: the conversation shows (showView)
+  setPhase("chatting");
+  page.loginNote.textContent = "";
+  rememberNickname(login.nick);
+}
+
+function goBack() {
+  /* After a /login that reconnected, go back to the room the user was in. */
+  const room = state.login.returnTo;
+  state.login.returnTo = null;
+  if (room && state.me.room !== room) {
+    send("/" + room);
+  }
+}
+
+function refused(why) {
+  /* The /login was refused (a nickname taken, a wrong password): the form again,
+     saying why, with the nickname in it. */
+  page.nickname.value = state.login.nick;
+  setPhase("login");
+  page.loginNote.textContent = why;
+  page.nickname.focus();
+}
+
+function join(event) {
+  /* The login form: log in on this connection, or on a new one if it has none. */
+  event.preventDefault();
+  const nickname = page.nickname.value.trim();
+  const password = page.password.value;
+  let problem = "";
+  if (!nickname) {
+    problem = "noNickname";
+  } else if (/\s/.test(nickname)) {
+    problem = "noSpaces";
+  } else if (state.passwordAsked && !password) {
+    problem = "noPassword";
+  }
+  page.loginNote.textContent = problem ? label(problem) : "";
+  if (problem || state.phase === "joining") {
+    return;
+  }
+  state.login = {nick: nickname, password: password, room: null, resume: null,
+                 returnTo: null};
+  if (state.phase === "login") {
+    sendLogin();
+  } else if (state.phase === "waiting" || state.phase === "ended") {
+    connect();                         // it logs in once the server has welcomed it
+  }
+}
+
+function rememberNickname(nickname) {
+  try {
+    localStorage.setItem("chat.nickname", nickname);
   } catch (error) {
     // No storage (a private window, say): the field starts empty next time.
   }
@@ -415,169 +834,105 @@ function storedNickname() {
 }
 
 
-/* ---- What the server says */
-
-function receive(text) {
-  /* Show a line from the server, and learn the room and its commands from it. */
-  if (state.listing !== null) {
-    if (text.startsWith("/")) {
-      state.listing.push(parseCommand(text));
-      if (!state.listingQuiet) {
-        showHelpLine(text);
-      }
-      return;
-    }
-    setCommands(state.listing);
-    state.listing = null;
-  }
-  if (text === HELP_HEADING) {
-    state.listing = [];
-    state.listingQuiet = state.quietHelps > 0;
-    if (state.listingQuiet) {
-      state.quietHelps -= 1;
-      return;
-    }
-  }
-  showServerLine(text);
-  learn(text);
-}
-
-function learn(text) {
-  if (SHUTTING_DOWN.test(text)) {
-    state.shuttingDown = true;
-  }
-  if (!state.loggedIn) {
-    if (ASKS_PASSWORD.test(text)) {
-      showPasswordField();
-    }
-    const welcome = WELCOME.exec(text);
-    if (welcome) {
-      loggedIn(welcome[1]);
-    } else if (state.loggingIn) {
-      state.loggingIn = false;         // the answer to /login, and not a welcome: why not
-      state.rejoin = false;
-      showLogin(text);
-    }
-    return;
-  }
-  const renamed = RENAMED.exec(text);
-  if (renamed) {
-    state.nickname = renamed[1];
-    rememberNickname();
-    setWhere();
-  }
-  if (OPERATOR.test(text)) {
-    askForCommands();                  // an operator has more of them
-  }
-  const entered = ENTERED.exec(text);
-  if (entered) {
-    state.room = entered[1] || "hall";
-    setWhere();
-    askForCommands();                  // the new room's commands, for the buttons only
-  }
-}
-
-function loggedIn(nickname) {
-  state.loggingIn = false;
-  state.loggedIn = true;
-  state.nickname = nickname;
-  state.room = "hall";
-  rememberNickname();
-  setWhere();
-  setLoginNote("");
-  showTalk();
-}
-
-function received(data) {
-  const lines = data.split("\r\n");
-  if (lines[lines.length - 1] === "") {
-    lines.pop();                       // each line ends in CR LF: the last piece is empty
-  }
-  for (const text of lines) {
-    receive(text);
-  }
-  if (state.listing !== null) {
-    setCommands(state.listing);        // the list may go on in the next message
-  }
-}
-
-
 /* ---- The connection */
 
 function connect() {
+  stopTimers();
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-  const socket = new WebSocket(scheme + location.host + CHAT_PATH);
+  const socket = new WebSocket(scheme + location.host + CHAT_PATH, SUBPROTOCOL);
   state.socket = socket;
-  state.opened = false;
-  state.shuttingDown = false;
-  state.leaving = false;
-  state.listing = null;
-  state.quietHelps = 0;
-  setState("connecting");
+  state.farewell = "";
+  state.me = NOBODY;
+  setPhase("connecting");
   // A socket replaced by a Reconnect may still report: only the current one counts.
   socket.addEventListener("open", () => socket === state.socket && opened());
-  socket.addEventListener("message", (event) => socket === state.socket && received(event.data));
+  socket.addEventListener("message", (event) => socket === state.socket && receive(event.data));
   socket.addEventListener("close", (event) => socket === state.socket && closed(event.code));
 }
 
 function opened() {
-  state.opened = true;
-  setState("connected");
-  if (state.reconnecting) {
-    state.reconnecting = false;
-    showNote("reconnected");
+  if (state.socket.protocol !== SUBPROTOCOL) {
+    const socket = state.socket;
+    state.socket = null;
+    socket.close();
+    end("noEvents");
   }
-  if (state.wantsLogin) {
-    logIn();
-  }
+  // Otherwise the server speaks first: its `status` (receiveStatus) moves the phase on.
 }
 
 function closed(code) {
+  /* Why it closed decides what comes next: the login form again, a wait and a new try,
+     or nothing until the user acts. */
+  const farewell = state.farewell;
+  const phase = state.phase;
   state.socket = null;
   state.closeCode = code;
-  let reason;
-  if (state.shuttingDown || code === 1001) {
-    reason = "shuttingDown";
-  } else if (!state.opened) {
-    reason = "unreachable";
-  } else if (state.leaving && code === 1000) {
-    reason = "loggedOut";
-  } else if (code === 1000 || code === 1008) {
-    reason = "closed";             // a login timeout, a kick, a ban: the last line says which
-  } else if (code === 1002 || code === 1003 || code === 1007) {
-    reason = "protocol";
+  state.me = NOBODY;
+  showMe();
+  if (farewell === "logout") {
+    forget();
+    connect();                         // a fresh connection, for the next login
+  } else if (farewell === "kick" || farewell === "ban" || code === CLOSE_POLICY) {
+    forget();
+    end({kick: "kicked", ban: "banned"}[farewell] || "refused");
+  } else if (farewell === "timeout") {
+    end("timedOut");
+  } else if (CLOSE_PROTOCOL_ERRORS.includes(code)) {
+    end("protocol");
+  } else if (farewell === "shutdown" || code === CLOSE_GOING_AWAY) {
+    waitToReconnect("shuttingDown");
   } else {
-    reason = "lost";               // 1006: no close frame (the network, a slow reader cut)
+    waitToReconnect(phase === "connecting" ? "unreachable" : "lost");
   }
-  state.rejoin = state.loggedIn || state.rejoin;
-  state.loggedIn = false;
-  state.loggingIn = false;
-  state.wantsLogin = false;
+}
+
+function forget() {
+  /* Logged out, kicked or banned: the page comes back as nobody, to the login form. */
+  if (state.login !== null) {
+    page.nickname.value = state.login.nick;
+  }
+  state.login = null;
   state.room = null;
-  setWhere();
-  setCommandsEnabled(false);
-  state.commands = [];                 // the next list makes them again, enabled
-  setState("lost", reason);
-  showNote(reason, {code: code});
+  state.commands = [];
+  state.openPerson = null;
+  closePanels();
+  showCommands();
+  showPeople();
 }
 
-function reconnect() {
-  state.reconnecting = true;
-  state.wantsLogin = state.rejoin;
+function end(reason) {
+  setPhase("ended", reason);
+  if (state.login === null) {
+    page.nickname.focus();
+  }
+}
+
+function waitToReconnect(reason) {
+  /* Try again after 1, 2, 4, ... up to 30 seconds, each a little more or less. */
+  const base = Math.min(RETRY_MOST, RETRY_FIRST * 2 ** state.retries);
+  const seconds = base * (1 - RETRY_JITTER + 2 * RETRY_JITTER * Math.random());
+  state.retries += 1;
+  state.retryAt = Date.now() + seconds * 1000;
+  stopTimers();
+  state.timers.push(setTimeout(connect, seconds * 1000),
+                    setInterval(showStatus, 1000));
+  setPhase("waiting", reason);
+}
+
+function stopTimers() {
+  for (const timer of state.timers) {
+    clearTimeout(timer);               // clears an interval as well
+  }
+  state.timers = [];
+}
+
+function reconnectNow() {
   connect();
-}
-
-function logIn() {
-  state.wantsLogin = false;
-  state.loggingIn = true;
-  send("/login " + state.nickname + (state.needsPassword ? " " + state.password : ""));
 }
 
 function send(text) {
   /* Send one line, as it is; false if there is no connection to send it on. */
   if (state.socket === null || state.socket.readyState !== WebSocket.OPEN) {
-    showNote("notConnected");
-    scrollToEnd();
     return false;
   }
   state.socket.send(text);
@@ -589,15 +944,14 @@ function send(text) {
 
 function say(text) {
   /* Send a line the user typed or clicked, show it, and keep it for the up arrow. */
-  if (!send(text)) {
+  if (state.phase !== "chatting" || !send(text)) {
+    showNote("notConnected");
+    scrollToEnd();
     return false;
   }
-  const hidden = WITH_PASSWORD.exec(text);
+  const hidden = PASSWORD_GIVEN.exec(text);
   showLine("> " + (hidden ? hidden[1] + "••••••" : text), "mine");
   scrollToEnd();
-  if (/^\s*\/logout(\s|$)/.test(text)) {
-    state.leaving = true;
-  }
   if (!hidden && state.sent[state.sent.length - 1] !== text) {
     state.sent.push(text);
     if (state.sent.length > MAX_SENT) {
@@ -625,7 +979,7 @@ function setLine(text) {
 
 function maskLine() {
   /* Dots in the input line while it gives a password: a class may see the screen. */
-  page.line.classList.toggle("secret", GIVING_PASSWORD.test(page.line.value));
+  page.line.classList.toggle("secret", PASSWORD_STARTED.test(page.line.value));
 }
 
 function recallLine(step) {
@@ -652,29 +1006,6 @@ function lineKey(event) {
   }
 }
 
-function join(event) {
-  event.preventDefault();
-  const nickname = page.nickname.value.trim();
-  if (!nickname) {
-    setLoginNote(label("noNickname"));
-  } else if (/\s/.test(nickname)) {
-    setLoginNote(label("noSpaces"));
-  } else if (state.needsPassword && !page.password.value) {
-    setLoginNote(label("noPassword"));
-  } else {
-    state.nickname = nickname;
-    state.password = page.password.value;
-    setLoginNote("");
-    if (state.connection === "connected") {
-      logIn();
-    } else {
-      state.wantsLogin = true;         // as soon as the connection opens
-      if (state.connection === "lost") {
-        connect();
-      }
-    }
-  }
-}
 
 function start() {
   for (const element of document.querySelectorAll("[id]")) {
@@ -687,9 +1018,23 @@ function start() {
   page.say.addEventListener("submit", sendTyped);
   page.line.addEventListener("keydown", lineKey);
   page.line.addEventListener("input", maskLine);
-  page.reconnect.addEventListener("click", reconnect);
+  page.reconnect.addEventListener("click", reconnectNow);
   page.newer.addEventListener("click", scrollToEnd);
   page.log.addEventListener("scroll", followOrNot);
+  page.commandsToggle.addEventListener("click",
+                                       () => togglePanel(page.commands, page.commandsToggle));
+  page.peopleToggle.addEventListener("click",
+                                     () => togglePanel(page.people, page.peopleToggle));
+  page.peopleClose.addEventListener("click", () => {
+    closePanels();
+    focusLine();
+  });
+  page.confirmYes.addEventListener("click", () => answerConfirm(true));
+  page.confirmNo.addEventListener("click", () => answerConfirm(false));
+  page.confirm.addEventListener("cancel", (event) => {
+    event.preventDefault();            // Escape: the same as Cancel
+    answerConfirm(false);
+  });
   // A phone's keyboard opening, or the window resized: still show the end if it did.
   new ResizeObserver(() => state.following && scrollToEnd()).observe(page.log);
   connect();
