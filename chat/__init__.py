@@ -11,43 +11,45 @@ The reference implementation of a classic design. Read it in this order:
 3. chat/commands.py  EndSession, and CommandHandler: "/cmd arg" runs do_cmd,
                      found by getattr; /help comes from the docstrings.
 4. chat/rooms.py     Room, Hall, ChatRoom: the do_* commands users type.
+5. chat/events.py    Event: a line that says what it means, which a page
+                     reads as JSON (chat.events) and telnet as the line.
 
 Beside the design:
 
-5. chat/teacher.py   The teacher's controls: Classroom, the class's
+6. chat/teacher.py   The teacher's controls: Classroom, the class's
                      passwords, bans and mutes; OperatorCommands, the
                      operators' do_* commands every room takes.
 
 Beneath the design:
 
-6. chat/listener.py  Listener(asyncore.dispatcher): what both listening
+7. chat/listener.py  Listener(asyncore.dispatcher): what both listening
                      ports share: listen, accept in batches, errors.
-7. chat/channel.py   Channel(asynchat.async_chat): the machinery under
+8. chat/channel.py   Channel(asynchat.async_chat): the machinery under
                      ChatSession: the framing, waiting input, the output
                      queue, the closes.
-8. chat/framing.py   Framing: the contract between a client's bytes and the
+9. chat/framing.py   Framing: the contract between a client's bytes and the
                      design's lines, and what every framing shares (the line
                      limit, clean).
-9. chat/telnet.py    Telnet(Framing), pure: telnet commands, line ends,
+10. chat/telnet.py   Telnet(Framing), pure: telnet commands, line ends,
                      the line limit.
-10. chat/schedule.py Schedule: the clock, the deadlines channels wait for,
+11. chat/schedule.py Schedule: the clock, the deadlines channels wait for,
                      the channels to flush this round.
-11. chat/limits.py   Limits, and the mechanisms that keep them: TokenBucket,
+12. chat/limits.py   Limits, and the mechanisms that keep them: TokenBucket,
                      Deadlines, Refusals, PasswordTries. Told the time.
-12. chat/loop.py     The event loops over the server's socket map.
-13. chat/__main__.py The command line: python -m chat, chat-server.
+13. chat/loop.py     The event loops over the server's socket map.
+14. chat/__main__.py The command line: python -m chat, chat-server.
 
 Beside the telnet port:
 
-14. chat/web.py      The web side: the page, and WebSession, a ChatSession
+15. chat/web.py      The web side: the page, and WebSession, a ChatSession
                      for a browser, on a second port.
-15. chat/websocket.py WebSocket(Framing), pure: a browser's frames in, lines
+16. chat/websocket.py WebSocket(Framing), pure: a browser's frames in, lines
                      out, as chat/telnet.py is for telnet.
-16. chat/client.py   chat-client: a Tk window onto the server, for machines
+17. chat/client.py   chat-client: a Tk window onto the server, for machines
                      without telnet.
 
 docs/walkthrough.md explains the design through this code; docs/protocol.md
 is the reference of what a client sees.
 """
 
-__version__ = '1.3.0'
+__version__ = '1.4.0'
