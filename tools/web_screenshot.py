@@ -4,9 +4,12 @@
 
 (`make screenshot` is to run that, after docs/client.png.) A server and its web side run in this
 process; headless Chromium (Debian: chromium, chromium-driver), driven by
-Selenium, opens the page, logs in as alice and chats with two users on
-sockets, clicking and typing as a person would. The first picture is a laptop
-(1024x700, light), the second a phone (360x740 at twice the pixels, dark).
+Selenium, opens the page and logs in as alice, who becomes an operator and
+chats in python with bob, 小明 and carol on sockets, clicking and typing as a
+person would: she mutes carol from the list of people, opens bob's actions
+and starts a /msg to him. The first picture is a laptop (1024x700, light), the
+list of people beside the conversation; the second a phone (360x740 at twice
+the pixels, dark), with the list of people open over it.
 Chinese needs a font that has it (Debian: fonts-wqy-microhei).
 """
 
@@ -33,6 +36,7 @@ from chat.web import WebServer
 
 TIMEOUT = 10
 POLL = 0.05
+OP_PASSWORD = 'teach3r'
 LAPTOP = {'width': 1024, 'height': 700, 'deviceScaleFactor': 1, 'mobile': False}
 PHONE = {'width': 360, 'height': 740, 'deviceScaleFactor': 2, 'mobile': True}
 CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
@@ -63,19 +67,38 @@ def say(sock, text):
     sock.sendall((text + '\r\n').encode('utf-8'))
 
 
+def until(driver, script, *args):
+    """Wait until script, run in the page with args, returns something true."""
+    WebDriverWait(driver, TIMEOUT, POLL).until(lambda d: d.execute_script(script, *args))
+
+
 def shown(driver, text):
     """Wait until a line of the conversation has text in it."""
-    WebDriverWait(driver, TIMEOUT, POLL).until(lambda d: d.execute_script(
-        'return [...document.querySelectorAll("#log .line")]'
-        '.some(line => line.textContent.includes(arguments[0]))', text))
+    until(driver, 'return [...document.querySelectorAll("#log .line")]'
+                  '.some(line => line.textContent.includes(arguments[0]))', text)
+
+
+def listed(driver, nickname, mark=None):
+    """Wait until the list of people has nickname (with mark: 'operator', 'muted')."""
+    until(driver, 'const person = document.querySelector('
+                  '`#people-list .person[data-nick="${arguments[0]}"]`);'
+                  'return person && (!arguments[1]'
+                  ' || person.querySelector(".mark." + arguments[1]))', nickname, mark)
 
 
 def click(driver, command):
     """Click a command's button, once the room's buttons have it."""
-    WebDriverWait(driver, TIMEOUT, POLL).until(lambda d: d.execute_script(
-        'return [...document.querySelectorAll("#commands button")]'
-        '.some(button => button.textContent === arguments[0])', command))
+    until(driver, 'return [...document.querySelectorAll("#commands button")]'
+                  '.some(button => button.textContent === arguments[0])', command)
     driver.find_element(By.XPATH, '//div[@id="commands"]/button[text()="%s"]' % command).click()
+
+
+def open_person(driver, nickname):
+    """Click a member's name in the list of people: their actions open under it."""
+    driver.find_element(By.CSS_SELECTOR,
+                        '.person[data-nick="%s"] button.person-name' % nickname).click()
+    until(driver, 'return document.querySelector('
+                  '`.person[data-nick="${arguments[0]}"] .actions`)', nickname)
 
 
 def type_line(driver, text, enter=True):
@@ -84,34 +107,50 @@ def type_line(driver, text, enter=True):
 
 
 def converse(driver, url, port):
-    """alice, in the browser, logs in and chats in python with bob and 小明."""
+    """alice, in the browser, logs in, becomes an operator and chats in python with bob,
+    小明 and carol; she mutes carol, and starts a /msg to bob with his actions open."""
     driver.get(url)
-    WebDriverWait(driver, TIMEOUT, POLL).until(
-        lambda d: 'connected' in d.find_element(By.ID, 'status').get_attribute('class'))
+    until(driver, 'return document.body.dataset.phase === "login"')
     driver.find_element(By.ID, 'nickname').send_keys('alice' + Keys.ENTER)
     shown(driver, 'Welcome, alice!')
     click(driver, '/python')
     shown(driver, 'You are in the room python')
+    type_line(driver, '/op ' + OP_PASSWORD)
+    shown(driver, 'You are an operator now')
     bob = user(port, 'bob', 'python')
     shown(driver, 'bob entered the room')
     ming = user(port, '小明', 'python')
     shown(driver, '小明 entered the room')
+    carol = user(port, 'carol', 'python')
+    shown(driver, 'carol entered the room')
     say(bob, 'hi alice! is the walkthrough worth reading?')
     shown(driver, 'bob: hi alice!')
     type_line(driver, 'it is: every class of the design, beside its code')
     say(ming, '我在读中文版，很清楚。')
     shown(driver, '我在读中文版')
+    say(carol, 'lol lol lol')
+    shown(driver, 'carol: lol lol lol')
+    listed(driver, 'carol')
+    open_person(driver, 'carol')
+    driver.find_element(By.CSS_SELECTOR, '.person[data-nick="carol"] [data-action="mute"]').click()
+    shown(driver, 'carol is muted.')
+    listed(driver, 'carol', 'muted')
     say(bob, '/msg alice want to try the exercise together?')
     shown(driver, '[private] bob:')
-    click(driver, '/online')
-    shown(driver, 'Online in python (3)')
+    say(bob, '/me nods')
+    shown(driver, '* bob nods')
+    open_person(driver, 'bob')
     click(driver, '/msg')
     type_line(driver, 'bob yes: /rooms first, then /who', enter=False)
-    return bob, ming
+    until(driver, 'return document.activeElement.id === "line"'
+                  ' && document.activeElement.value === arguments[0]',
+          '/msg bob yes: /rooms first, then /who')
+    return bob, ming, carol
 
 
 def main(laptop_path, phone_path):
-    server = Server(0, '127.0.0.1', limits=Limits().capped(capacity(LOOPS[0])))
+    server = Server(0, '127.0.0.1', limits=Limits().capped(capacity(LOOPS[0])),
+                    op_password=OP_PASSWORD)
     web = WebServer(server, 0, '127.0.0.1')
     port = server.socket.getsockname()[1]
     loop = make_loop(server, LOOPS[0])
@@ -126,8 +165,10 @@ def main(laptop_path, phone_path):
             driver.execute_cdp_cmd('Emulation.setEmulatedMedia', {
                 'features': [{'name': 'prefers-color-scheme', 'value': 'dark'}]})
             driver.execute_cdp_cmd('Emulation.setDeviceMetricsOverride', PHONE)
-            WebDriverWait(driver, TIMEOUT, POLL).until(lambda d: d.execute_script(
-                'return innerWidth === 360 && document.documentElement.scrollWidth <= 360'))
+            until(driver, 'return innerWidth === 360'
+                          ' && document.documentElement.scrollWidth <= 360')
+            driver.find_element(By.ID, 'people-toggle').click()
+            until(driver, 'return document.getElementById("people").classList.contains("open")')
             driver.save_screenshot(phone_path)
             print('wrote %s (%dx%d at %dx)' % (phone_path, PHONE['width'], PHONE['height'],
                                                PHONE['deviceScaleFactor']))
