@@ -32,13 +32,17 @@ in one iteration of its loop, and is counted as it is.
 (WebSocket frames in and out, through chat's web side), and a line from a
 telnet client to rooms of two and three members, telnet or browser: what
 one more member costs, telnet or browser, and whether a telnet member costs
-more in a room that has a browser in it. Each is counted the same way, its
+more in a room that has a browser in it. An events browser (one that offered
+the `chat.events` subprotocol, as chat's page does: each line it gets is a
+JSON object in a message of its own) gets the same rooms: one to another, one
+more in a telnet room, and one more in a room that has one already (whose
+line's object is made by then: what each further one costs). Each is counted the same way, its
 empty round taken off; in a room of three the line is counted until both
 others have it. Where `websockets` is installed, the WebSocket yardstick
 (bench/ws_yardstick.py, with --batch, the peer bench/run.py measures) gets a
-row too, counted as the asyncio one is. Each room is counted in a process of its
-own: on CPython 3.12 the same code counts differently once other rooms have been
-counted in the same process.
+row too, and one for events browsers, counted as the asyncio one is. Each room
+is counted in a process of its own: on CPython 3.12 the same code counts
+differently once other rooms have been counted in the same process.
 """
 
 import argparse
@@ -161,17 +165,18 @@ def asyncio_figures(lines):
 # ---- --web: browsers, and rooms of telnet and browser members
 
 def room_line(step, ports, kinds, lines, counter):
-    """Log one client of each kind ('telnet', or 'web' on the web port) into room pm; the
-    first sends lines, counted by counter until every other has each. Returns the clients,
-    still connected: the caller closes them."""
+    """Log one client of each kind ('telnet'; 'web' on the web port, or 'events', there
+    offering chat.events) into room pm; the first sends lines, counted by counter until
+    every other has each. Returns the clients, still connected: the caller closes them."""
     import loadgen                  # here: it needs `resource`, which Windows lacks
 
+    classes = {'telnet': loadgen.Conn, 'web': loadgen.WsConn, 'events': loadgen.EventConn}
     clients = []
     for number, kind in enumerate(kinds):
-        conn = (loadgen.WsConn if kind == 'web' else loadgen.Conn)(
-            'u%d' % number, b'/login u%d\n/pm\n' % number)
+        conn = classes[kind]('u%d' % number, b'/login u%d\n/pm\n' % number)
         conn.sock.close()
-        conn.sock = socket.create_connection(('127.0.0.1', ports[kind]))
+        conn.sock = socket.create_connection(
+            ('127.0.0.1', ports['telnet' if kind == 'telnet' else 'web']))
         conn.sock.setblocking(False)
         conn.connected()             # telnet: /login and /pm; a browser: the upgrade first
         clients.append(conn)
@@ -227,8 +232,9 @@ def chat_room_figures(lines, kinds):
     return per_line(counter, empty, lines)
 
 
-def websockets_figures(lines):
-    """The WebSocket yardstick's count per line from a browser to a browser (--batch)."""
+def websockets_figures(lines, kind='web'):
+    """The WebSocket yardstick's count per line from a browser to a browser (--batch), both
+    of kind ('web', or 'events': chat.events)."""
     import ws_yardstick
 
     loop = asyncio.new_event_loop()
@@ -244,7 +250,7 @@ def websockets_figures(lines):
     # asks for the running loop (asyncio.get_running_loop()), so it is marked as running.
     asyncio.events._set_running_loop(loop)
     try:
-        clients = room_line(loop._run_once, {'web': port}, ['web', 'web'], lines, counter)
+        clients = room_line(loop._run_once, {'web': port}, [kind, kind], lines, counter)
         for client in clients:
             client.sock.close()
     finally:
@@ -262,6 +268,10 @@ ROOMS = [
     ('telnet to browser', ['telnet', 'web']),
     ('telnet to telnet + telnet', ['telnet', 'telnet', 'telnet']),
     ('telnet to telnet + browser', ['telnet', 'telnet', 'web']),
+    ('events browser to events browser', ['events', 'events']),
+    ('telnet to events browser', ['telnet', 'events']),
+    ('telnet to telnet + events browser', ['telnet', 'telnet', 'events']),
+    ('telnet to events browser + events browser', ['telnet', 'events', 'events']),
 ]
 """The rooms `--web` counts a line in."""
 
@@ -282,12 +292,18 @@ def web_table(lines):
     telnet = counts['telnet to telnet + telnet'][0] - counts['telnet to telnet'][0]
     mixed = counts['telnet to telnet + browser'][0] - counts['telnet to browser'][0]
     browser = counts['telnet to telnet + browser'][0] - counts['telnet to telnet'][0]
+    events = counts['telnet to telnet + events browser'][0] - counts['telnet to telnet'][0]
+    events_more = (counts['telnet to events browser + events browser'][0]
+                   - counts['telnet to events browser'][0])
     try:
         import websockets.asyncio.server       # noqa: F401
     except ImportError:
         rows.append(('websockets-batched, browser to browser', None, None))
+        rows.append(('websockets-batched, events browser to events browser', None, None))
     else:
         rows.append(('websockets-batched, browser to browser',) + websockets_figures(lines))
+        rows.append(('websockets-batched, events browser to events browser',)
+                    + websockets_figures(lines, 'events'))
     out = ['| room | bytecode instructions per line | Python calls per line |',
            '|---|---:|---:|']
     for label, opcodes, calls in rows:
@@ -300,7 +316,10 @@ def web_table(lines):
             '|---|---:|',
             '| a telnet member, in a telnet room | %.0f |' % telnet,
             '| a telnet member, in a room with a browser | %.0f |' % mixed,
-            '| a browser member, in a telnet room | %.0f |' % browser]
+            '| a browser member, in a telnet room | %.0f |' % browser,
+            '| an events browser member, in a telnet room | %.0f |' % events,
+            '| an events browser member, in a room with an events browser | %.0f |'
+            % events_more]
     return '\n'.join(out)
 
 

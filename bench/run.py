@@ -1,7 +1,8 @@
 """Run the benchmarks: each server in turn, run after run, and tables of medians.
 
 `python bench/run.py [--runs N] [--quick] [--servers chat-epoll,chat-select,asyncio]
-[--json PATH]` does, for each run, for each server in the order given:
+[--scenarios ws-fanout,ws-events-fanout] [--json PATH]` does, for each run, for each
+server in the order given:
 
 1. start the server as a subprocess on a free port of 127.0.0.1, and wait
    until it accepts connections;
@@ -82,6 +83,7 @@ QUICK = {
 for _sizes in (FULL, QUICK):                   # the WebSocket scenarios mirror the telnet ones
     _sizes['ws-pingpong'] = _sizes['pingpong']
     _sizes['ws-fanout'] = _sizes['fanout']
+    _sizes['ws-events-fanout'] = _sizes['fanout']
 
 ROWS = [
     # scenario, figure key, label, which is better, how runs combine
@@ -118,6 +120,16 @@ WS_ROWS = [
     ('ws-fanout', 'lost', 'lost lines', 'lower', 'total'),
     ('ws-fanout', 'duplicated', 'duplicated lines', 'lower', 'total'),
     ('ws-fanout', 'reordered', 'reordered lines', 'lower', 'total'),
+    ('ws-events-fanout', 'deliveries_per_s', 'deliveries/s', 'higher', 'median'),
+    ('ws-events-fanout', 'deliveries_per_server_cpu_s', 'deliveries / server CPU s',
+     'higher', 'median'),
+    ('ws-events-fanout', 'seconds', 'burst s', 'lower', 'median'),
+    ('ws-events-fanout', 'server_cpu_share', 'server CPU / wall', '', 'median'),
+    ('ws-events-fanout', 'loadgen_cpu_share', 'loadgen CPU / wall', '', 'median'),
+    ('ws-events-fanout', 'lost', 'lost lines', 'lower', 'total'),
+    ('ws-events-fanout', 'duplicated', 'duplicated lines', 'lower', 'total'),
+    ('ws-events-fanout', 'reordered', 'reordered lines', 'lower', 'total'),
+    ('ws-events-fanout', 'malformed', 'malformed objects', 'lower', 'total'),
     ('ws-pingpong', 'p50_ms', 'round trip p50 ms', 'lower', 'median'),
     ('ws-pingpong', 'p99_ms', 'round trip p99 ms', 'lower', 'median'),
     ('ws-pingpong', 'rounds', 'rounds done', 'higher', 'median'),
@@ -133,6 +145,7 @@ SCENARIO_NAMES = {
     'pingpong': 'idle ping-pong',
     'storm': 'login storm',
     'ws-fanout': 'WebSocket fan-out',
+    'ws-events-fanout': 'WebSocket fan-out, chat.events',
     'ws-pingpong': 'WebSocket ping-pong',
     'server': 'whole run',
 }
@@ -143,9 +156,13 @@ def is_websocket(name):
     return name in WEB or name in WS_PEERS
 
 
-def scenarios_of(name):
-    """The scenarios run against a server, by name, in their order."""
-    return loadgen.WS_SCENARIOS if is_websocket(name) else loadgen.SCENARIOS
+def scenarios_of(name, only=None):
+    """The scenarios run against a server, by name, in their order: of `only`, if given,
+    those that are of its kind."""
+    scenarios = loadgen.WS_SCENARIOS if is_websocket(name) else loadgen.SCENARIOS
+    if only is None:
+        return scenarios
+    return {scenario: run for scenario, run in scenarios.items() if scenario in only}
 
 
 # ---- starting and stopping a server
@@ -257,13 +274,14 @@ class Server:
 
 # ---- running and summing up
 
-def run_server(name, sizes, python, progress):
-    """Start a server, run every scenario against it, stop it; return the figures."""
+def run_server(name, sizes, python, progress, only=None):
+    """Start a server, run every scenario against it (or those of `only`), stop it;
+    return the figures."""
     figures = {}
     started = time.monotonic()
     server = Server(name, python)
     start_s = time.monotonic() - started
-    scenarios = scenarios_of(name)
+    scenarios = scenarios_of(name, only)
     try:
         for scenario in scenarios:                     # in their order: the idle crowd first
             begin = time.monotonic()
@@ -329,12 +347,15 @@ def _number(value):
     return '%.3g' % value
 
 
-def tables(runs, servers):
-    """The telnet servers' table, then the WebSocket servers', as markdown: those there are."""
+def tables(runs, servers, only=None):
+    """The telnet servers' table, then the WebSocket servers', as markdown: those there are
+    (and only the rows of the scenarios of `only`, if given, and of the whole run)."""
     telnet = [name for name in servers if not is_websocket(name)]
     web = [name for name in servers if is_websocket(name)]
-    return '\n\n'.join(table(summarise(runs, group, figure_rows), group)
-                        for group, figure_rows in ((telnet, ROWS), (web, WS_ROWS)) if group)
+    return '\n\n'.join(
+        table(summarise(runs, group, [row for row in figure_rows
+                                      if only is None or row[0] in only + ['server']]), group)
+        for group, figure_rows in ((telnet, ROWS), (web, WS_ROWS)) if group)
 
 
 def table(rows, servers):
@@ -358,10 +379,20 @@ def main(argv=None):
                         help='comma-separated, from: %s (chat-select takes at most 1000 '
                              'clients: use it with --quick; chat-web and the websockets '
                              'servers run the WebSocket scenarios)' % ', '.join(SERVERS))
+    parser.add_argument('--scenarios',
+                        help='comma-separated, only these, from: %s (each server runs those '
+                             'of its kind)' % ', '.join(list(loadgen.SCENARIOS)
+                                                        + list(loadgen.WS_SCENARIOS)))
     parser.add_argument('--python', default=sys.executable,
                         help='interpreter for the servers (default: this one)')
     parser.add_argument('--json', metavar='PATH', help='also write the table and every figure')
     args = parser.parse_args(argv)
+    only = None
+    if args.scenarios:
+        only = args.scenarios.split(',')
+        for scenario in only:
+            if scenario not in loadgen.SCENARIOS and scenario not in loadgen.WS_SCENARIOS:
+                parser.error('unknown scenario %r' % scenario)
     servers = []
     loop_option = has_loop_option(args.python)
     uvloop = subprocess.run([args.python, '-c', 'import uvloop'],
@@ -401,12 +432,12 @@ def main(argv=None):
             def progress(text, name=name, number=number):
                 print('run %d/%d %s: %s' % (number, args.runs, name, text),
                       file=sys.stderr, flush=True)
-            run[name] = run_server(name, sizes, args.python, progress)
+            run[name] = run_server(name, sizes, args.python, progress, only)
             progress('done in %.1fs' % run[name]['server']['seconds'])
         runs.append(run)
     seconds = time.monotonic() - started
 
-    text = tables(runs, servers)
+    text = tables(runs, servers, only)
     print(text)
     print('\n%d run(s)%s in %.0f s; ratio columns: chat / peer, the median of the per-run '
           'ratios.' % (args.runs, ' (quick)' if args.quick else '', seconds))

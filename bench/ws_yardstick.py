@@ -29,7 +29,24 @@ WebSocket server for Python, with its modern asyncio API
    no `text=` and sends bytes as a binary frame, so the write is then what
    `broadcast()` does for each connection: `protocol.send_text(data)`, then
    `send_data()`.
-5. What chat does not do is turned off: no per-message compression
+5. A client that offers the subprotocol `chat.events` gets it (chat's page
+   does; websockets' `select_subprotocol`, answering a client that offers
+   none with none, as chat does) and is then sent what chat sends such a
+   client: one JSON object to a text message, compact and UTF-8
+   (`ensure_ascii=False`), keys in chat's order. A chat line is a `say`
+   object (`type`, `text`, `from`, `body`, `room`, `seq`: one counter for
+   the server, `time`), the entered and left notices `notice` objects
+   (`nick`, `event`), any other reply a `line` object (chat types a few of
+   them, the welcome and the goodbye, and sends `room`, `status` and
+   `commands` objects on entering a room: the yardstick does not, as no
+   benchmark times them). A broadcast makes its object once, for every such
+   member, as chat does. With `--batch` a session's objects are gathered as
+   its lines are and written once per loop iteration, each a frame of its
+   own: the library's `protocol.send_text()` for each, then every frame in
+   one `transport.write`. Without it each object is a `broadcast()` call,
+   one for the whole room for a chat line, as a line is. What the client
+   sends is lines either way.
+6. What chat does not do is turned off: no per-message compression
    (`compression=None`; websockets negotiates permessage-deflate by
    default) and no keepalive pings (`ping_interval=None`; chat sends none,
    and the benchmarks' idle clients would not answer them). The rest is
@@ -41,9 +58,11 @@ WebSocket server for Python, with its modern asyncio API
 import argparse
 import asyncio
 import inspect
+import json
 import re
 import signal
 import socket
+import time
 
 try:
     from websockets.asyncio.server import broadcast, serve
@@ -59,6 +78,22 @@ PATH = '/chat'
 
 _LINE_END = re.compile('\r\n|[\r\n]')
 """What ends a line inside a message: CR LF, LF or CR, as chat's web side reads them."""
+
+EVENTS = 'chat.events'
+"""The subprotocol of a client that reads events, one JSON object a message, not lines."""
+
+ENTERED, LEFT = ' entered the room.', ' left the room.'
+"""The ends of the two notices yardstick.py's rooms broadcast."""
+
+
+def select_subprotocol(connection, subprotocols):
+    """chat.events if the client offers it; otherwise none, and the session reads lines."""
+    return EVENTS if EVENTS in subprotocols else None
+
+
+def dumps(value):
+    """The UTF-8 bytes of value as compact JSON, as chat makes them (chat/events.py)."""
+    return json.dumps(value, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
 
 
 def _send_text_to_all(websockets, data):
@@ -111,16 +146,104 @@ class Transport:
     def get_extra_info(self, name, default=None):
         return self.websocket.transport.get_extra_info(name, default)
 
+    def write_messages(self, messages):
+        """Send each of messages, UTF-8 JSON, as a text frame of its own, all in one
+        transport.write: each framed by the library (`protocol.send_text`), as broadcast()
+        frames one, and the frames joined (broadcast()'s `send_data()` would make a write
+        of each)."""
+        websocket = self.websocket
+        protocol = websocket.protocol
+        if protocol.state is not State.OPEN or websocket.transport.is_closing():
+            return
+        for message in messages:
+            protocol.send_text(message)
+        websocket.transport.write(b''.join(protocol.data_to_send()))
+
 
 class Chat(yardstick.Chat):
-    """bench/yardstick.py's shared state; without batching, a broadcast is one library call."""
+    """bench/yardstick.py's shared state; without batching, a broadcast is one library call.
+
+    `readers` holds each room's chat.events sessions (also in `rooms`): a room with
+    none broadcasts as it always has; one with some gets a line's object made once for
+    all of them, its text once for the others.
+    """
+
+    def __init__(self, batch=False):
+        yardstick.Chat.__init__(self, batch)
+        self.readers = {name: set() for name in yardstick.ROOMS}
+        self.seq = 0                                # the lines said: chat's seq
+        self._dirty_readers = []                    # chat.events sessions with objects gathered
 
     def broadcast(self, room, line, sender=None):
+        readers = self.readers[room]
+        if readers:
+            self.broadcast_event(room, line, sender, readers)
+            return
         if self.batch:
             yardstick.Chat.broadcast(self, room, line, sender)
             return
         _send_text_to_all([session.transport.websocket for session in self.rooms[room]
                            if session is not sender], yardstick.encode(line))
+
+    def broadcast_event(self, room, line, sender, readers):
+        """Send a line to a room with chat.events members: its object, made once, to them;
+        its text, encoded once, to the others."""
+        data = dumps(self.event(room, line, sender))
+        if self.batch:
+            for session in readers:
+                if session is not sender and not session.transport.is_closing():
+                    self.write_event(session, data)
+        else:
+            _send_text_to_all([session.transport.websocket for session in readers
+                               if session is not sender], data)
+        if len(readers) == len(self.rooms[room]):
+            return
+        others = [session for session in self.rooms[room]
+                  if session not in readers and session is not sender]
+        if self.batch:
+            data = yardstick.encode(line)
+            for session in others:
+                if not session.transport.is_closing():
+                    self.write(session, data)
+        else:
+            _send_text_to_all([session.transport.websocket for session in others],
+                              yardstick.encode(line))
+
+    def event(self, room, line, sender):
+        """The object of a line broadcast in room: said by sender, or a notice."""
+        if sender is not None:                      # `NICK: text`, said
+            self.seq += 1
+            return {'type': 'say', 'text': line, 'from': sender.nick,
+                    'body': line[len(sender.nick) + 2:], 'room': room, 'seq': self.seq,
+                    'time': time.time()}
+        what = ENTERED if line.endswith(ENTERED) else LEFT
+        return {'type': 'notice', 'text': line, 'nick': line[:-len(what)],
+                'event': 'enter' if what is ENTERED else 'leave'}
+
+    def write_event(self, session, data):
+        """Send a chat.events session one message: at once, or gathered until the end of
+        the iteration, each message to stay a frame of its own."""
+        if not self.batch:
+            session.transport.write(data)
+            return
+        if not session.out:
+            if not self._dirty_readers:
+                asyncio.get_running_loop().call_soon(self.flush_events)
+            self._dirty_readers.append(session)
+        session.out.append(data)
+
+    def flush(self):
+        yardstick.Chat.flush(self)
+        if self._dirty_readers:                     # /logout: the goodbye before the close
+            self.flush_events()
+
+    def flush_events(self):
+        """Write each chat.events session's gathered messages, a frame each, in one write."""
+        dirty, self._dirty_readers = self._dirty_readers, []
+        for session in dirty:
+            if not session.transport.is_closing():
+                session.transport.write_messages(session.out)
+            session.out.clear()
 
 
 class Session(yardstick.Session):
@@ -136,9 +259,28 @@ class Session(yardstick.Session):
                 self.handle(line)
 
 
+class EventSession(Session):
+    """A session that asked for chat.events: each reply a `line` object, in a message of
+    its own; what it says, and the room's notices, as the room's objects."""
+
+    def send(self, *lines):
+        for line in lines:
+            self.chat.write_event(self, dumps({'type': 'line', 'text': line}))
+
+    def hall_command(self, cmd, arg):
+        Session.hall_command(self, cmd, arg)
+        if self.room is not None:
+            self.chat.readers[self.room].add(self)
+
+    def leave(self):
+        if self.room is not None:
+            self.chat.readers[self.room].discard(self)
+        Session.leave(self)
+
+
 def make_handler(chat):
     async def handler(websocket):
-        session = Session(chat)
+        session = (EventSession if websocket.subprotocol == EVENTS else Session)(chat)
         transport = Transport(websocket)
         session.connection_made(transport)
         try:
@@ -165,7 +307,8 @@ def only_the_chat_path(connection, request):
 def server(host, port, batch=False):
     """The websockets server of a new chat, to await (or use with `async with`)."""
     return serve(make_handler(Chat(batch)), host, port, process_request=only_the_chat_path,
-                 compression=None, ping_interval=None, backlog=socket.SOMAXCONN)
+                 select_subprotocol=select_subprotocol, compression=None,
+                 ping_interval=None, backlog=socket.SOMAXCONN)
 
 
 async def run(host, port, batch=False):
