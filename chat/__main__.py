@@ -7,6 +7,7 @@ bad option, 1 for anything else.
 """
 
 import argparse
+import codecs
 import errno
 import logging
 import signal
@@ -15,9 +16,11 @@ import sys
 
 from .limits import (LINE_BURST, LINE_RATE, LOGIN_TIMEOUT, MAX_CLIENTS, MAX_PER_ADDRESS,
                      MAX_QUEUE, Limits)
-from .loop import LOOPS, capacity, make_loop
-from .server import Server
 from .framing import MAX_LINE, clean
+from .loop import LOOPS, capacity, make_loop
+from .resume import RESUME_SECONDS
+from .server import Server
+from .store import KEEP_DAYS, Store, StoreError
 from .web import WebServer
 
 log = logging.getLogger('chat')
@@ -119,6 +122,17 @@ def parse_args(argv=None):
                         help='a web page elsewhere that may open chat sessions here, as '
                              "https://example.org (repeatable; the server's own page always "
                              'may)')
+    parser.add_argument('--db', metavar='FILE',
+                        help='keep the lines said, the bans, the mutes and the resume codes '
+                             'in FILE, an SQLite database, across restarts (default: in '
+                             'memory only)')
+    parser.add_argument('--keep-days', type=_count, default=KEEP_DAYS, metavar='DAYS',
+                        help='with --db, delete lines said more than DAYS ago, at start and '
+                             'once a day; 0 keeps everything (default: %(default)s)')
+    parser.add_argument('--resume-seconds', type=_seconds, default=RESUME_SECONDS,
+                        metavar='SECONDS',
+                        help='how long after a lost connection /resume CODE still brings '
+                             'a session back (default: %(default)s)')
     parser.add_argument('--loop', choices=LOOPS, default=LOOPS[0],
                         help="event loop: select is the design's asyncore.loop(), which "
                              'asks every connection at every round (default: %(default)s)')
@@ -163,6 +177,8 @@ def read_motd(path):
         data = motd.read(MOTD_LIMIT + 1)
     if len(data) > MOTD_LIMIT:
         raise ValueError('longer than %d bytes' % MOTD_LIMIT)
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]   # a byte-order mark (Notepad's) is no text
     lines = (clean(line) for line in data.decode('utf-8', 'replace').splitlines())
     return [line for line in lines if line]
 
@@ -182,7 +198,7 @@ def read_password(path):
     if len(data) > PASSWORD_LIMIT:
         raise ValueError('longer than %d bytes' % PASSWORD_LIMIT)
     try:
-        text = data.decode('utf-8')
+        text = data.decode('utf-8-sig')   # a byte-order mark (Notepad's) is not the password
     except UnicodeDecodeError:
         raise ValueError('not UTF-8 text') from None
     password = text.splitlines()[0].strip() if text.strip() else ''
@@ -246,31 +262,65 @@ STOP_SIGNALS = ('SIGINT', 'SIGTERM', 'SIGBREAK')
 Ctrl-Break)."""
 
 
+def read_files(args):
+    """The message of the day and the passwords the options name: (motd, passwords by
+    option). Raises ValueError with one line saying which file could not be used, and why."""
+    motd, passwords = (), {}
+    files = [('the message of the day', read_motd, args.motd)] + [
+        (option, read_password, path) for option, path in (
+            ('--password-file', args.password_file),
+            ('--op-password-file', args.op_password_file))]
+    for what, read, path in files:
+        if path is None:
+            continue
+        try:
+            value = read(path)
+        except (OSError, ValueError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            raise ValueError('cannot use %s as %s: %s' % (path, what, reason)) from None
+        if read is read_motd:
+            motd = value
+        else:
+            passwords[what] = value
+    return motd, passwords
+
+
+def reread(args, server):
+    """SIGHUP: read the password files and the message of the day again; a file that now
+    fails keeps the old values, and the log says why."""
+    try:
+        motd, passwords = read_files(args)
+    except ValueError as error:
+        log.warning('SIGHUP: %s; nothing changed', error)
+        return
+    server.motd = list(motd)
+    server.classroom.password = passwords.get('--password-file')
+    server.classroom.op_password = passwords.get('--op-password-file')
+    log.info('SIGHUP: read the password files and the message of the day again')
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ['transcript']:
+        from .transcript import main as transcript
+        return transcript(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(message)s')
-    motd = ()
-    if args.motd is not None:
+    try:
+        motd, passwords = read_files(args)
+    except ValueError as error:
+        print('%s: %s' % (PROG, error), file=sys.stderr)
+        return 1
+    store = None
+    if args.db is not None:
         try:
-            motd = read_motd(args.motd)
-        except (OSError, ValueError) as error:
+            store = Store(args.db, args.keep_days)
+        except (OSError, StoreError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-            print('%s: cannot use %s as the message of the day: %s' % (PROG, args.motd, reason),
+            print('%s: cannot use %s as the database: %s' % (PROG, args.db, reason),
                   file=sys.stderr)
             return 1
-    passwords = {}
-    for option, path in (('--password-file', args.password_file),
-                         ('--op-password-file', args.op_password_file)):
-        if path is not None:
-            try:
-                passwords[option] = read_password(path)
-            except (OSError, ValueError) as error:
-                reason = (error.strerror if isinstance(error, OSError) and error.strerror
-                          else error)
-                print('%s: cannot use %s as %s: %s' % (PROG, path, option, reason),
-                      file=sys.stderr)
-                return 1
     open_files = raise_open_file_limit()
     limits = Limits(max_line=args.max_line, max_queue=args.max_queue,
                     max_clients=args.max_clients, max_per_address=args.max_per_address,
@@ -279,8 +329,11 @@ def main(argv=None):
     try:
         server = Server(args.port, args.host, limits=limits, motd=motd,
                         password=passwords.get('--password-file'),
-                        op_password=passwords.get('--op-password-file'))
+                        op_password=passwords.get('--op-password-file'), store=store,
+                        resume_seconds=args.resume_seconds)
     except (OSError, UnicodeError) as error:      # UnicodeError: a host name IDNA rejects
+        if store is not None:
+            store.close()
         print('%s: %s' % (PROG, describe(error, args.host, args.port)), file=sys.stderr)
         return 1
     web = None
@@ -289,6 +342,8 @@ def main(argv=None):
             web = WebServer(server, args.web_port, args.host, args.web_origin)
         except OSError as error:
             server.close()
+            if store is not None:
+                store.close()
             print('%s: %s' % (PROG, describe(error, args.host, args.web_port, '--web-port')),
                   file=sys.stderr)
             return 1
@@ -301,9 +356,13 @@ def main(argv=None):
     for name in STOP_SIGNALS:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), stop)
+    if hasattr(signal, 'SIGHUP'):      # not on Windows
+        signal.signal(signal.SIGHUP, lambda signum, frame: reread(args, server))
     log.info('listening on %s', server.address)
     if web is not None:
         log.info('web client at http://%s/', web.address)
+    if server.found is not None:
+        log.info('%s', server.found)
     if args.host in ('0.0.0.0', '::'):
         port = server.socket.getsockname()[1]
         for address in local_addresses():
@@ -317,7 +376,11 @@ def main(argv=None):
         log.warning('the open-file limit (%d) allows about %d connections, fewer than '
                     '--max-clients (%d)', open_files, max(open_files - RESERVED_FILES, 0),
                     limits.max_clients)
-    loop.run()
+    try:
+        loop.run()
+    finally:
+        if store is not None:
+            store.close()
     log.info('stopped')
     return 0
 

@@ -16,6 +16,12 @@ Conventions, as in the standard library's cmd.Cmd:
 """
 
 
+def whole_number(text):
+    """The whole number text is, in ASCII digits, or None: never an exception, whatever
+    the text (`'²'.isdigit()` is true, and `int('²')` raises)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def operator_only(method):
     """Mark a do_* method as an operators' command (see the module's convention 5)."""
     method.operator_only = True

@@ -60,6 +60,20 @@ def said(kind, text, fields, seq):
     return line
 
 
+TEXTS = {'say': '%s: %s', 'me': '* %s %s', 'announce': '[announcement] %s: %s'}
+"""How each kind of line said reads, from its nickname and body."""
+
+
+def remade(seq, time, room, kind, nick, body):
+    """The Event of a line said, as the database kept it (chat/store.py)."""
+    fields = {'from': nick, 'body': body}
+    if room is not None:
+        fields['room'] = room
+    fields['seq'] = seq
+    fields['time'] = time
+    return event(TEXTS[kind] % (nick, body), kind, fields)
+
+
 def as_json(line, replay=False):
     """The bytes of the JSON object a chat.events client reads for a line (an Event, or a
     plain reply); replay marks a line /history sends again."""

@@ -20,7 +20,7 @@ import time
 import unicodedata
 
 from .channel import push_to_all
-from .commands import CommandHandler, EndSession, operator_only
+from .commands import CommandHandler, EndSession, operator_only, whole_number
 from . import events
 from .events import Event, notice
 from .session import nickname_key
@@ -46,6 +46,9 @@ MUTED = 'You are muted: nobody hears you until an operator lifts it.'
 HISTORY = 20
 """Chat lines each room keeps for /history."""
 
+MISSED = 500
+"""Lines a resumed session is sent at most, of those said while it was away."""
+
 WHO_LIMIT = 500
 """Users /who lists at most, so its reply stays well under a client's output cap."""
 
@@ -67,7 +70,7 @@ class Room(OperatorCommands, CommandHandler):
         if session.events:
             self.watching.add(session)
         self.members_changed()
-        session.tell_status()
+        session.changed()
         session.tell_commands()
 
     def remove(self, session):
@@ -134,6 +137,7 @@ class Room(OperatorCommands, CommandHandler):
         said = events.said('private', '[private] %s: %s' % (session.client_name, text), {
             'from': session.client_name, 'to': receiver.client_name, 'body': text},
             self.server.next_seq())
+        self.server.recent.append(said)
         receiver.push(said)
         session.push(events.event('To %s, privately: %s' % (receiver.client_name, text),
                                   'private', said.fields))
@@ -148,8 +152,8 @@ class Room(OperatorCommands, CommandHandler):
         if name == old:
             session.push('You are %s already.' % name)
             return
-        if not self.check_nickname(session, name):
-            return
+        if not self.check_nickname(session, name) or self.tell_if_muted(session):
+            return                     # a new nickname would be a way to be heard
         del self.server.users[nickname_key(old)]
         self.server.users[nickname_key(name)] = session
         self.server.classroom.rename(old, name)
@@ -158,7 +162,7 @@ class Room(OperatorCommands, CommandHandler):
         session.push(notice('You are now %s.' % name, 'rename', nick=old, new=name))
         self.broadcast(notice('%s is now known as %s.' % (old, name), 'rename',
                               nick=old, new=name), sender=session)
-        session.tell_status()
+        session.changed()
         self.members_changed()
 
     def check_nickname(self, session, name):
@@ -184,6 +188,17 @@ class Room(OperatorCommands, CommandHandler):
         if len(users) > WHO_LIMIT:
             session.push('... and %d more.' % (len(users) - WHO_LIMIT))
 
+    def do_resume(self, session, line):
+        """resume <code> [seq]: come back, after a lost connection, as the session a resume
+        code stands for; with no code, tells you yours."""
+        if line:
+            session.push('You are logged in already, as %s.' % session.client_name)
+        else:
+            session.push('Your resume code: %s. After a lost connection, /resume %s logs '
+                         'you in again as you are now, for %d seconds.' % (
+                             session.resume_code, session.resume_code,
+                             self.server.resumes.seconds))
+
     def tell_if_muted(self, session):
         """Whether session is muted; if so, it is told that nobody hears it."""
         if self.server.classroom.is_muted(session.client_name):
@@ -195,7 +210,7 @@ class Room(OperatorCommands, CommandHandler):
 class Hall(Room):
     """The hall: where a session starts, logs in, and chooses a chat room."""
 
-    OPEN = ('help', 'login', 'logout')
+    OPEN = ('help', 'login', 'logout', 'resume')
     """The commands that work before login."""
 
     def add(self, session):
@@ -253,18 +268,79 @@ class Hall(Room):
         name = unicodedata.normalize('NFC', line)
         if not self.check_nickname(session, name):
             return
-        session.client_name = name
-        self.server.users[nickname_key(name)] = session
-        log.info('%s logged in as %s', session.peer, name)
+        self.log_in(session, name)
         session.push(notice('Welcome, %s! You are in the hall.' % name, 'login', nick=name))
         for motd_line in self.server.motd:
             session.push(motd_line)
         if session.events:             # the commands, as objects, take /help's place
-            session.tell_status()
+            session.changed()
             session.tell_commands()
         else:
             self.do_help(session, '')
         self.members_changed()
+
+    def log_in(self, session, name, operator=False):
+        """session is name from now on: a user, with a resume code."""
+        session.client_name = name
+        session.operator = operator
+        self.server.users[nickname_key(name)] = session
+        log.info('%s logged in as %s%s', session.peer, name, ' (operator)' if operator else '')
+        session.resume_code = self.server.resumes.issue(session)
+
+    def do_resume(self, session, line):
+        if session.client_name:
+            super().do_resume(session, line)
+            return
+        code, _, since = line.partition(' ')
+        if not code:
+            self.usage(session, 'resume')
+            return
+        classroom, resumes = self.server.classroom, self.server.resumes
+        if not classroom.may_try(session):
+            return
+        resumable = resumes.find(code, time.time())
+        if resumable is None:          # a code counts as a password does
+            classroom.wrong(session, 'resume code', 'That resume code is unknown or expired.')
+            return
+        holder = self.server.users.get(nickname_key(resumable.nick))
+        if holder is not None and holder is not resumable.session:
+            session.push('The nickname %s is taken now: log in with another, /login '
+                         '<nickname>.' % resumable.nick)
+            return
+        resumes.take(resumable)        # good once
+        if holder is not None:         # its old connection, not known to be gone yet
+            holder.resumable = None
+            holder.logout()
+            holder.close_when_done('resumed on another connection')
+        self.log_in(session, resumable.nick, resumable.operator)
+        session.push(notice('Welcome back, %s!' % resumable.nick, 'login',
+                            nick=resumable.nick))
+        since = whole_number(since.strip())
+        if since is not None:
+            self.send_missed(session, resumable.room, since)
+        rooms = {room.name: room for room in (self.server.python, self.server.write,
+                                              self.server.pm)}
+        if resumable.room in rooms:
+            session.enter(rooms[resumable.room])
+        else:
+            session.changed()
+            session.tell_commands()
+            self.members_changed()
+
+    def send_missed(self, session, room, since):
+        """Send a resumed session what it may have missed: each line said after seq since
+        in its room, each announcement, each private message to it; in order, once, the
+        last MISSED of them at most."""
+        me = nickname_key(session.client_name)
+        missed = {line.fields['seq']: line for line in self.server.recent
+                  if line.fields['seq'] > since and (
+                      line.kind == 'announce' or line.fields.get('room') == room
+                      or (line.kind == 'private' and nickname_key(line.fields['to']) == me))}
+        if self.server.store is not None:       # what memory no longer holds
+            for line in self.server.store.said_since(since, room, MISSED):
+                missed.setdefault(line.fields['seq'], line)
+        for seq in sorted(missed)[-MISSED:]:
+            session.push(missed[seq])
 
     def do_rooms(self, session, line):
         """rooms: list the chat rooms, with how many people are in each."""
@@ -292,6 +368,7 @@ class ChatRoom(Room):
     def __init__(self, server, name):
         super().__init__(server, name)
         self.history = collections.deque(maxlen=HISTORY)   # the last lines said here
+        self.recent = server.recent    # and the server's, of every room, for /resume
         self.quiet = False             # /quiet: questions go to the operators only
 
     def add(self, session):
@@ -379,7 +456,8 @@ class ChatRoom(Room):
             push_to_all(operators, line, sender)
             return
         self.history.append(line)
-        self.broadcast(line, sender=sender)
+        self.recent.append(line)
+        self.broadcast(line, sender)
 
 
 class MemberLists(set):

@@ -18,17 +18,19 @@ elsewhere:
   (chat/teacher.py).
 """
 
+import collections
 import itertools
 import logging
 import time
 
 from .channel import finish_connection, format_address
-from .events import event
+from .events import event, remade
 from .framing import SHUTTING_DOWN
 from .limits import Limits, Refusals, address_key
 from .listener import Listener
 from .loop import SocketMap
 from .rooms import ChatRoom, Hall, MemberLists
+from .resume import RESUME_SECONDS, Resumes
 from .schedule import Schedule
 from .session import ChatSession
 from .teacher import Classroom
@@ -39,6 +41,10 @@ FULL = 'Sorry, the server is full; please try again later.'
 TOO_MANY = 'Sorry, too many connections from your address; please close one first.'
 BANNED = 'Sorry, your address is banned from this server.'
 
+RECENT = 1000
+"""Lines said (private ones too) the server keeps in memory for /resume's missed lines:
+with --db, the room's lines and the announcements come from the database instead."""
+
 
 class Server(Listener):
     """Accept connections; own the users, the hall and the chat rooms."""
@@ -46,7 +52,7 @@ class Server(Listener):
     channel_class = ChatSession
 
     def __init__(self, port, host, map=None, limits=Limits(), motd=(), clock=time.monotonic,
-                 password=None, op_password=None):
+                 password=None, op_password=None, store=None, resume_seconds=RESUME_SECONDS):
         self.map = SocketMap() if map is None else map
         Listener.__init__(self, host, port, self.map)
         self.limits = limits
@@ -62,12 +68,37 @@ class Server(Listener):
         self.web = None                # the web side, if it is on
         self.sessions = set()          # every open channel, logged in or not, web page or not
         self.users = {}                # nickname_key(nickname) -> session
-        self.next_seq = itertools.count(1).__next__   # the seq of the next line said
+        self.recent = collections.deque(maxlen=RECENT)   # the lines said, newest last
         self.hall = Hall(self, 'hall')
         self.python = ChatRoom(self, 'python')
         self.write = ChatRoom(self, 'write')
         self.pm = ChatRoom(self, 'pm')
         self._addresses = {}           # address_key -> how many sessions it has open
+        self.resumes = Resumes(resume_seconds, store)    # the resume codes (chat/resume.py)
+        self.store = store             # the database (chat/store.py), or None: memory only
+        self.found = None              # what the database held at start, for the log
+        self.next_seq = itertools.count(self.restore() + 1).__next__   # the next line's seq
+
+    def restore(self):
+        """Take up what the database kept, if there is one; return the last seq given."""
+        if self.store is None:
+            return 0
+        kept = self.store.load()
+        rooms = {room.name: room for room in (self.python, self.write, self.pm)}
+        for row in kept.lines:
+            line = remade(*row)
+            self.recent.append(line)
+            if line.kind != 'announce' and line.fields['room'] in rooms:
+                rooms[line.fields['room']].history.append(line)
+        self.classroom.restore(kept.bans, kept.mutes, self.store)
+        self.resumes.restore(kept.resumes, time.time())
+        self.schedule.add_timer(self.store.writes)
+        self.store.recent, self.store.written = self.recent, kept.seq
+        self.found = 'state in %s: %s, %s, %s' % (
+            self.store.path, counted(kept.count, 'line'), counted(len(self.classroom.bans),
+                                                                 'ban'),
+            counted(len(self.classroom.muted), 'mute'))
+        return kept.seq
 
     def handle_accepted(self, sock, addr):
         """Make a session of a new connection, or refuse it if the limits say so."""
@@ -133,3 +164,8 @@ class Server(Listener):
         for session in list(self.sessions):
             session.push(event('The server is shutting down. Goodbye!', 'shutdown', {}))
             session.close_when_done('server shutting down', SHUTTING_DOWN)
+
+
+def counted(number, noun):
+    """'1 line', '2 lines'."""
+    return '%d %s%s' % (number, noun, '' if number == 1 else 's')

@@ -18,6 +18,7 @@ and the log line that says why a session ended.
 """
 
 import logging
+import time
 import unicodedata
 
 from .channel import Channel
@@ -46,6 +47,8 @@ class ChatSession(Channel):
         self.room = None
         self.operator = False          # given by /op, with the operators' password
         self.wrong_passwords = 0
+        self.resume_code = None        # given at login (chat/resume.py); told to the client
+        self.resumable = None          # what the code stands for, kept by server.resumes
         log.info('%s connected', self.peer)
         if self.schedule.logins.delay:   # 0: no login timeout
             self.schedule.logins.add(self, self.schedule.clock())
@@ -73,6 +76,7 @@ class ChatSession(Channel):
             self.room.handle(self, line)
         except EndSession:
             # Our push only queues: the design's handle_close() here would drop the goodbye.
+            self.server.resumes.forget(self)   # /logout: no coming back with its code
             self.logout()
             self.close_when_done('logout')
 
@@ -86,15 +90,25 @@ class ChatSession(Channel):
         if self.events:
             self.push_data(self.framing.message(value))
 
+    def changed(self):
+        """The session's nickname, room, operator status or mute changed: its resume code
+        follows, and a chat.events client is told."""
+        if self.client_name and self.room is not None:
+            self.server.resumes.moved(self)
+        self.tell_status()
+
     def tell_status(self):
-        """Tell a chat.events client its own state: nickname, room, operator, muted."""
+        """Tell a chat.events client its own state: nickname, room, operator, muted, and
+        its resume code."""
         if not self.events or self.room is None:
             return
         status = {'type': 'status', 'nick': self.client_name or None,
                   'room': self.room.name, 'operator': self.operator,
                   'muted': bool(self.client_name)
                   and self.server.classroom.is_muted(self.client_name)}
-        if not self.client_name:
+        if self.client_name:
+            status['resume'] = self.resume_code
+        else:
             status['password'] = self.server.classroom.password is not None
         self.tell(status)
 
@@ -115,6 +129,7 @@ class ChatSession(Channel):
 
     def send_away(self, line, reason, why=PUT_OUT):
         """Say line and log out at once; close once it is sent (a kick, a ban)."""
+        self.server.resumes.forget(self)    # put out: no coming back with its code
         self.push(line)
         self.logout()
         self.close_when_done(reason, why)
@@ -136,6 +151,7 @@ class ChatSession(Channel):
         """The connection is over, however it ended: log out, close, and log why, once."""
         if self.closed:
             return
+        self.server.resumes.ended(self, time.time())   # unless forgotten: it may resume
         self.logout()
         Channel.handle_close(self)
         log.info('%s closed%s: %s', self.peer,

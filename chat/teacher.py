@@ -20,7 +20,7 @@ import logging
 import time
 
 from .channel import push_to_all
-from .commands import operator_only
+from .commands import operator_only, whole_number
 from .events import notice, said
 from .limits import PasswordTries, address_key
 from .session import nickname_key
@@ -44,6 +44,19 @@ class Classroom:
         self.tries = PasswordTries()   # password tries, by address
         self.bans = {}                 # address_key -> when the ban ends (None: never)
         self.muted = set()             # nickname_key of every muted nickname
+        self.store = None              # the database that keeps them (chat/store.py), if any
+
+    def restore(self, bans, mutes, store):
+        """Take up the bans (address -> Unix time the ban ends, or None) and the mutes that
+        store kept; keep every change there from now on."""
+        now, wall = self.clock(), time.time()
+        for key, until in bans.items():
+            if until is None or until > wall:
+                self.bans[key] = None if until is None else now + (until - wall)
+            else:
+                store.keep('DELETE FROM bans WHERE address = ?', key)
+        self.muted.update(mutes)
+        self.store = store
 
     def check_password(self, session, given, password):
         """Whether given is the password, compared in constant time; a wrong one counts.
@@ -53,23 +66,35 @@ class Classroom:
         connection gets three wrong ones (the third closes it), and each wrong
         one slows its next line down a second. No password is ever logged.
         """
-        if not self.tries.take(session.address_key, self.clock()):
-            session.push('Too many password tries from your address: try again in a moment.')
-            session.slow_down(1.0)
+        if not self.may_try(session):
             return False
         if hmac.compare_digest(given.encode('utf-8'), password.encode('utf-8')):
             return True
+        self.wrong(session, 'password', 'Wrong password.')
+        return False
+
+    def may_try(self, session):
+        """Whether session's address may try a secret now (a password, a resume code): a
+        few tries a second; past them, it is told to wait, and its next line waits."""
+        if self.tries.take(session.address_key, self.clock()):
+            return True
+        session.push('Too many password tries from your address: try again in a moment.')
+        session.slow_down(1.0)
+        return False
+
+    def wrong(self, session, what, reply):
+        """Count a wrong secret (what: 'password', 'resume code'): reply, and hold the next
+        line back a second; the third on one connection closes it."""
         session.wrong_passwords += 1
-        log.info('%s%s gave a wrong password (%d)', session.peer,
-                 ' (%s)' % session.client_name if session.client_name else '',
+        log.info('%s%s gave a wrong %s (%d)', session.peer,
+                 ' (%s)' % session.client_name if session.client_name else '', what,
                  session.wrong_passwords)
         if session.wrong_passwords >= WRONG_PASSWORDS:
-            session.send_away('Wrong password, %d times: goodbye.' % WRONG_PASSWORDS,
-                              'a wrong password, %d times' % WRONG_PASSWORDS)
+            session.send_away('%s, %d times: goodbye.' % (reply.rstrip('.'), WRONG_PASSWORDS),
+                              'a wrong %s, %d times' % (what, WRONG_PASSWORDS))
         else:
-            session.push('Wrong password.')
+            session.push(reply)
             session.slow_down(1.0)
-        return False
 
     def banned(self, key):
         """Whether the address key is banned now (a ban past its end is lifted here)."""
@@ -77,23 +102,45 @@ class Classroom:
             return False
         end = self.bans[key]
         if end is not None and end <= self.clock():
-            del self.bans[key]
+            self.unban(key)
             return False
         return True
 
     def ban(self, key, minutes):
-        """Ban the address key for minutes (None: until the server stops)."""
+        """Ban the address key for minutes (None: until /unban, or the server stops
+        without a database)."""
         self.bans[key] = None if minutes is None else self.clock() + minutes * 60
+        self._keep('INSERT OR REPLACE INTO bans VALUES (?, ?)', key,
+                   None if minutes is None else time.time() + minutes * 60)
+
+    def unban(self, key):
+        """Lift the ban on the address key."""
+        del self.bans[key]
+        self._keep('DELETE FROM bans WHERE address = ?', key)
 
     def is_muted(self, name):
         """Whether the nickname name, in any case, is muted."""
         return nickname_key(name) in self.muted
 
+    def mute(self, name):
+        """Mute the nickname name, in any case, until unmute."""
+        self.muted.add(nickname_key(name))
+        self._keep('INSERT OR IGNORE INTO mutes VALUES (?)', nickname_key(name))
+
+    def unmute(self, name):
+        """Let the nickname name be heard again."""
+        self.muted.discard(nickname_key(name))
+        self._keep('DELETE FROM mutes WHERE nick = ?', nickname_key(name))
+
     def rename(self, old, new):
         """A user changed nickname: a mute goes with them."""
-        if nickname_key(old) in self.muted:
-            self.muted.discard(nickname_key(old))
-            self.muted.add(nickname_key(new))
+        if self.is_muted(old):
+            self.unmute(old)
+            self.mute(new)
+
+    def _keep(self, sql, *values):
+        if self.store is not None:
+            self.store.keep(sql, *values)
 
 
 class OperatorCommands:
@@ -113,7 +160,7 @@ class OperatorCommands:
             session.push(notice('You are an operator now: /help lists your commands.',
                                 'operator', nick=session.client_name))
             log.info('%s is an operator', session.client_name)
-            session.tell_status()
+            session.changed()
             session.tell_commands()
             session.room.members_changed()
 
@@ -154,13 +201,13 @@ class OperatorCommands:
         target = self.find_target(session, line, 'mute')
         if target is None:
             return
-        self.server.classroom.muted.add(nickname_key(target.client_name))
+        self.server.classroom.mute(target.client_name)
         target.push(notice('You have been muted by %s.' % session.client_name, 'mute',
                            nick=target.client_name, by=session.client_name))
         session.push(notice('%s is muted.' % target.client_name, 'mute',
                             nick=target.client_name))
         log.info('%s muted %s', session.client_name, target.client_name)
-        target.tell_status()
+        target.changed()
         target.room.members_changed()
 
     @operator_only
@@ -169,16 +216,16 @@ class OperatorCommands:
         if not line:
             self.usage(session, 'unmute')
             return
-        muted = self.server.classroom.muted
-        if nickname_key(line) not in muted:
+        classroom = self.server.classroom
+        if not classroom.is_muted(line):
             session.push('%s is not muted.' % line)
             return
-        muted.discard(nickname_key(line))
+        classroom.unmute(line)
         target = self.server.users.get(nickname_key(line))
         if target is not None:
             target.push(notice('You have been unmuted by %s.' % session.client_name, 'unmute',
                                nick=target.client_name, by=session.client_name))
-            target.tell_status()
+            target.changed()
             target.room.members_changed()
         session.push(notice('%s is unmuted.' % line, 'unmute',
                             nick=target.client_name if target else line))
@@ -201,7 +248,8 @@ class OperatorCommands:
         """ban <nickname> [minutes]: disconnect everyone at a user's address, and keep it out."""
         name, _, minutes = line.partition(' ')
         minutes = minutes.strip()
-        if minutes and not (minutes.isdigit() and 1 <= int(minutes) <= MAX_BAN_MINUTES):
+        number = whole_number(minutes)
+        if minutes and not (number is not None and 1 <= number <= MAX_BAN_MINUTES):
             session.push('Minutes are a whole number from 1 to %d (a week); none: until the '
                          'server stops.' % MAX_BAN_MINUTES)
             return
@@ -212,7 +260,7 @@ class OperatorCommands:
         if any(user.operator and user.address_key == key for user in self.server.users.values()):
             session.push('An operator is connected from %s: it cannot be banned.' % key)
             return
-        self.server.classroom.ban(key, int(minutes) if minutes else None)
+        self.server.classroom.ban(key, number)
         by = session.client_name
         put_out = notice('You are banned from this server by %s.' % by, 'ban', by=by)
         for channel in [each for each in self.server.sessions if each.address_key == key]:
@@ -249,7 +297,7 @@ class OperatorCommands:
         if not classroom.banned(key):
             session.push('%s is not banned.' % line)
             return
-        del classroom.bans[key]
+        classroom.unban(key)
         session.push('%s may come back.' % key)
         log.info('%s unbanned %s', session.client_name, key)
 
@@ -259,9 +307,10 @@ class OperatorCommands:
         if not line:
             self.usage(session, 'announce')
             return
-        push_to_all(list(self.server.users.values()), said(
-            'announce', '[announcement] %s: %s' % (session.client_name, line),
-            {'from': session.client_name, 'body': line}, self.server.next_seq()))
+        announced = said('announce', '[announcement] %s: %s' % (session.client_name, line),
+                         {'from': session.client_name, 'body': line}, self.server.next_seq())
+        self.server.recent.append(announced)
+        push_to_all(list(self.server.users.values()), announced)
         log.info('%s announced: %s', session.client_name, line)
 
 

@@ -178,8 +178,11 @@ def test_the_status_says_who_where_operator_and_muted_as_it_changes(server, even
     assert first == {'type': 'status', 'nick': None, 'room': 'hall', 'operator': False,
                      'muted': False, 'password': False}
     page.send('/login amy')
-    assert page.next_of('status') == {'type': 'status', 'nick': 'amy', 'room': 'hall',
-                                      'operator': False, 'muted': False}
+    status = page.next_of('status')
+    code = status.pop('resume')
+    assert status == {'type': 'status', 'nick': 'amy', 'room': 'hall', 'operator': False,
+                      'muted': False}
+    assert len(code) >= 22 and page.ask('/resume')[0].startswith('Your resume code: ' + code)
     page.send('/write')
     assert page.next_of('status')['room'] == 'write'
     page.send('/nick amelia')

@@ -177,7 +177,7 @@ def test_login_replies_with_the_nickname_then_the_halls_help(connect):
     assert 'alice' in lines[0]
     commands = [line.split()[0] for line in lines if line.startswith('/')]
     assert commands == ['/help', '/login', '/logout', '/msg', '/nick', '/op', '/pm', '/python',
-                        '/rooms', '/who', '/write']
+                        '/resume', '/rooms', '/who', '/write']
 
 
 def test_login_without_nickname_shows_usage(connect):
@@ -343,7 +343,7 @@ def test_help_in_a_room_lists_its_commands(login):
     lines = login('alice', 'python').ask('/help')
     commands = [line.split()[0] for line in lines if line.startswith('/')]
     assert commands == ['/back', '/broadcast', '/help', '/history', '/logout', '/me', '/msg',
-                        '/nick', '/online', '/op', '/who']
+                        '/nick', '/online', '/op', '/resume', '/who']
 
 
 # ---- ChatRoom: /me

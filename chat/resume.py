@@ -1,0 +1,131 @@
+"""Resuming: a session that dropped comes back as it was (`/resume CODE [SEQ]`).
+
+A school's Wi-Fi drops, a laptop sleeps, the server restarts: the student
+must not lose the lesson. Every logged-in session has a resume code, a
+bearer secret (128 random bits from `secrets`, URL-safe) that stands for it;
+a client keeps it, and after a drop `/resume CODE SEQ` in the hall logs it
+in again as that session was (nickname, room, operator), with the lines
+said since the last seq it showed.
+
+`Resumes` keeps, for each code, only its SHA-256 and what it stands for (a
+`Resumable`). A code is good once, and for `seconds` after its session ended
+without /logout, kick or ban; a new one is issued with each login and each
+resume. With --db the codes are kept in the database too (chat/store.py), so
+a restart costs nobody their place.
+"""
+
+import hashlib
+import hmac
+import secrets
+
+RESUME_SECONDS = 120
+"""How long after its session ended a code still resumes it (--resume-seconds)."""
+
+
+def digest(code):
+    """The SHA-256 of a code: what is kept of it."""
+    return hashlib.sha256(code.encode('utf-8', 'replace')).digest()
+
+
+class Resumable:
+    """What a code stands for: a nickname, a room, operator or not, and when the session
+    ended (None while it is open, `session` then being it)."""
+
+    __slots__ = ('hash', 'nick', 'room', 'operator', 'ended', 'session')
+
+    def __init__(self, hash, nick, room, operator, ended=None, session=None):
+        self.hash = hash
+        self.nick = nick
+        self.room = room
+        self.operator = operator
+        self.ended = ended
+        self.session = session
+
+
+class Resumes(dict):
+    """The resume codes, by their hash: issued, ended, taken once."""
+
+    def __init__(self, seconds=RESUME_SECONDS, store=None):
+        super().__init__()
+        self.seconds = seconds
+        self.store = store             # a Store (chat/store.py), or None: memory only
+
+    def restore(self, rows, now):
+        """Take up the codes a database kept: (hash, nick, room, operator, ended) rows; a
+        session still open when the server stopped (killed, say) ended now."""
+        for hash, nick, room, operator, ended in rows:
+            self[hash] = Resumable(hash, nick, room, bool(operator),
+                                   now if ended is None else ended)
+            if ended is None:
+                self._keep(self[hash])
+        self.expire(now)
+
+    def issue(self, session):
+        """Give session a new code (its old one, if any, is forgotten); return the code."""
+        self.forget(session)
+        code = secrets.token_urlsafe(16)
+        resumable = Resumable(digest(code), session.client_name, session.room.name,
+                              session.operator, session=session)
+        self[resumable.hash] = session.resumable = resumable
+        self._keep(resumable)
+        return code
+
+    def moved(self, session):
+        """The session's nickname, room or operator status changed: its code follows."""
+        resumable = getattr(session, 'resumable', None)
+        if resumable is not None and session.room is not None:
+            resumable.nick = session.client_name
+            resumable.room = session.room.name
+            resumable.operator = session.operator
+            self._keep(resumable)
+
+    def ended(self, session, now):
+        """The session's connection ended (not by /logout, kick or ban): its code holds for
+        `seconds` from now."""
+        resumable = getattr(session, 'resumable', None)
+        if resumable is not None:
+            resumable.ended = now
+            resumable.session = None
+            self._keep(resumable)
+
+    def forget(self, session):
+        """The session logged out, was put out, or resumed elsewhere: its code is void."""
+        resumable = getattr(session, 'resumable', None)
+        session.resumable = None
+        if resumable is not None and self.pop(resumable.hash, None) is not None:
+            self._drop(resumable.hash)
+
+    def find(self, code, now):
+        """The Resumable a code stands for; or None if the code is wrong, used, or past
+        its time."""
+        given = digest(code)
+        resumable = self.get(given)
+        if resumable is None or not hmac.compare_digest(resumable.hash, given):
+            return None
+        if resumable.ended is not None and now - resumable.ended > self.seconds:
+            self.pop(given)
+            self._drop(given)
+            return None
+        return resumable
+
+    def take(self, resumable):
+        """Use a code: it is void from now on."""
+        self.pop(resumable.hash, None)
+        self._drop(resumable.hash)
+
+    def expire(self, now):
+        """Forget the codes past their time."""
+        for key in [key for key, each in self.items()
+                    if each.ended is not None and now - each.ended > self.seconds]:
+            self.pop(key)
+            self._drop(key)
+
+    def _keep(self, resumable):
+        if self.store is not None:
+            self.store.keep('INSERT OR REPLACE INTO resumes VALUES (?, ?, ?, ?, ?)',
+                            resumable.hash, resumable.nick, resumable.room,
+                            int(resumable.operator), resumable.ended)
+
+    def _drop(self, hash):
+        if self.store is not None:
+            self.store.keep('DELETE FROM resumes WHERE hash = ?', hash)
