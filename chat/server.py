@@ -94,10 +94,8 @@ class Server(Listener):
         self.resumes.restore(kept.resumes, time.time())
         self.schedule.add_timer(self.store.writes)
         self.store.recent, self.store.written = self.recent, kept.seq
-        self.found = 'state in %s: %s, %s, %s' % (
-            self.store.path, counted(kept.count, 'line'), counted(len(self.classroom.bans),
-                                                                 'ban'),
-            counted(len(self.classroom.muted), 'mute'))
+        self.found = self.store.found(kept.count, len(self.classroom.bans),
+                                      len(self.classroom.muted))
         return kept.seq
 
     def handle_accepted(self, sock, addr):
@@ -164,8 +162,3 @@ class Server(Listener):
         for session in list(self.sessions):
             session.push(event('The server is shutting down. Goodbye!', 'shutdown', {}))
             session.close_when_done('server shutting down', SHUTTING_DOWN)
-
-
-def counted(number, noun):
-    """'1 line', '2 lines'."""
-    return '%d %s%s' % (number, noun, '' if number == 1 else 's')

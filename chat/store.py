@@ -107,6 +107,15 @@ class Store:
             self._lock.close()
             raise
         self.purged = self.clock()
+        self.deleted = 0               # lines deleted at start, as older than keep_days
+        self.unwritable = None         # why the file could not be written at start, if so
+        try:
+            if keep_days:
+                with self.db:
+                    self.deleted = self._purge()
+        except sqlite3.Error as error:  # a read-only file, say: the chat goes on in memory
+            self.unwritable = str(error)
+            self.failing = True
 
     # ---- reading, at start
 
@@ -133,6 +142,16 @@ class Store:
             'SELECT seq, time, room, kind, nick, body FROM said WHERE seq > ? '
             'AND (room = ? OR room IS NULL) ORDER BY seq DESC LIMIT ?', (seq, room, most))
         return [remade(*row) for row in reversed(rows.fetchall())]
+
+    def found(self, lines, bans, mutes):
+        """The log's line on what the file held at start (what load() found, and what the
+        server kept of it)."""
+        return 'state in %s: %s, %s, %s%s%s' % (
+            self.path, counted(lines, 'line'), counted(bans, 'ban'), counted(mutes, 'mute'),
+            '; %s older than %d days deleted' % (counted(self.deleted, 'line'), self.keep_days)
+            if self.deleted else '',
+            '; cannot write to it (%s): the chat goes on, but what is said now is not kept'
+            % self.unwritable if self.unwritable else '')
 
     def _counter(self, name):
         row = self.db.execute('SELECT value FROM counters WHERE name = ?', (name,)).fetchone()
@@ -169,7 +188,9 @@ class Store:
                 for sql, values in changes:
                     self.db.execute(sql, values)
                 if self.keep_days and self.clock() - self.purged > 24 * 3600:
-                    self._purge()
+                    deleted = self._purge()
+                    log.info('deleted %d lines older than %d days from %s', deleted,
+                             self.keep_days, self.path)
         except sqlite3.Error as error:
             if not self.failing:
                 log.error('cannot write to %s: %s; the chat goes on, but what is said '
@@ -180,19 +201,11 @@ class Store:
             log.info('writing to %s again', self.path)
             self.failing = False
 
-    def purge(self):
-        """Delete the lines older than keep_days (0: keep everything), as at start."""
-        if self.keep_days:
-            with self.db:
-                self._purge()
-
     def _purge(self):
+        """Delete the lines older than keep_days (in the transaction open); return how many."""
         self.purged = self.clock()
-        deleted = self.db.execute('DELETE FROM said WHERE time < ?',
-                                  (self.purged - self.keep_days * 24 * 3600,)).rowcount
-        if deleted:
-            log.info('deleted %d lines older than %d days from %s', deleted, self.keep_days,
-                     self.path)
+        return self.db.execute('DELETE FROM said WHERE time < ?',
+                               (self.purged - self.keep_days * 24 * 3600,)).rowcount
 
     def close(self):
         """Write what is queued, and let go of the file."""
@@ -200,6 +213,11 @@ class Store:
             self.write()
         self.db.close()
         self._lock.close()
+
+
+def counted(number, noun):
+    """'1 line', '2 lines'."""
+    return '%d %s%s' % (number, noun, '' if number == 1 else 's')
 
 
 class Loaded:
@@ -238,6 +256,7 @@ def open_checked(path):
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:
         raise StoreError('cannot open it: %s' % error) from None
+    application_id = None
     try:
         db.isolation_level = ''        # transactions where `with db` says, as sqlite3 begins them
         application_id = db.execute('PRAGMA application_id').fetchone()[0]
@@ -265,7 +284,8 @@ def open_checked(path):
                 db.execute('PRAGMA user_version=%d' % version)
     except sqlite3.DatabaseError as error:        # not SQLite at all, or damaged
         db.close()
-        raise StoreError('not a chat database, or damaged: %s' % error) from None
+        raise StoreError('%s (%s)' % ('damaged' if application_id == APPLICATION_ID
+                                      else 'not a chat database', error)) from None
     except BaseException:
         db.close()
         raise

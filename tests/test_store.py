@@ -1,0 +1,245 @@
+"""The database (--db): what a restart, a crash and a full disk do to the lesson.
+
+Every test runs the real program on a real SQLite file in a temporary folder;
+a crash is a real SIGKILL (`Program.kill`), and a full disk is the system's
+own limit on the size of the files a process writes (RLIMIT_FSIZE), which
+makes SQLite's writes fail as a full disk does, and which the test lifts
+again from outside (`resource.prlimit`): no filesystem needs mounting.
+"""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from conftest import TIMEOUT, log_in
+
+from chat.store import APPLICATION_ID, VERSION, Store, StoreError
+
+try:
+    import resource
+except ImportError:                    # Windows: no file size limits to set
+    resource = None
+
+pytestmark = pytest.mark.skipif(sys.platform == 'win32', reason='POSIX signals and limits')
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / 'chat.db')
+
+
+def start(program, db, *args, **options):
+    """The program on db, on a free port, telnet only; returns (it, its port)."""
+    server = program('--port', '0', '--no-web', '--db', db, '--line-rate', '0', *args,
+                     **options)
+    return server, server.port()
+
+
+def transcript(db, *args):
+    """chat-server transcript --db db ARGS: (exit code, standard output, standard error)."""
+    done = subprocess.run([sys.executable, '-m', 'chat', 'transcript', '--db', db, *args],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_a_crash_in_a_burst_keeps_every_line_a_client_received_once(program, client, db):
+    server, port = start(program, db)
+    reader = log_in(client(port), 'reader', 'python')
+    talker = log_in(client(port), 'talker', 'python')
+    reader.sync()
+    talker.send(''.join('line %d\r\n' % n for n in range(3000)))
+    received = [reader.line() for _ in range(1000)]     # the burst is still going on
+    server.kill()                                        # SIGKILL: nothing is flushed
+    received += reader.read_to_close()
+    received = [line for line in received if line.startswith('talker: ')]
+    assert len(received) >= 1000
+    server, port = start(program, db)
+    found = server.expect(r'state in \S+chat\.db: (\d+) lines, 0 bans, 0 mutes')
+    kept = int(found.group(1))
+    assert kept >= len(received)
+    code, out, _ = transcript(db, '--format', 'json')
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    said = ['talker: ' + row['text'] for row in rows]
+    assert said[:len(received)] == received                  # all of them, in order, once
+    assert len({row['seq'] for row in rows}) == len(rows) == kept
+    late = log_in(client(port), 'late', 'python')
+    assert late.ask('/history')[-1] == said[-1]
+    late.ask('one more')
+    code, out, _ = transcript(db, '--format', 'json')
+    assert json.loads(out.splitlines()[-1])['seq'] == max(row['seq'] for row in rows) + 1
+
+
+def test_bans_and_mutes_hold_across_a_restart(program, client, db, tmp_path):
+    ops = tmp_path / 'ops'
+    ops.write_text('sesame\n')
+    server, port = start(program, db, '--op-password-file', str(ops))
+    teacher = log_in(client(port), 'teacher')
+    teacher.ask('/op sesame')
+    log_in(client(port), 'mallory')
+    log_in(client(port, source='127.0.0.2'), 'eve')
+    teacher.ask('/mute mallory')
+    assert 'banned' in teacher.ask('/ban eve 30')[-1]
+    teacher.ask('/unmute nobody')
+    server.stop()
+    assert server.finish()[0] == 0
+    server, port = start(program, db, '--op-password-file', str(ops))
+    server.expect(r'state in \S+: \d+ lines?, 1 ban, 1 mute')
+    assert 'banned' in client(port, source='127.0.0.2').read_to_close()[-1]
+    mallory = log_in(client(port), 'Mallory', 'python')
+    assert 'muted' in mallory.ask('hello?')[-1]
+    teacher = log_in(client(port), 'teacher')
+    teacher.ask('/op sesame')
+    assert teacher.ask('/bans')[-1].startswith('127.0.0.2 for 30 more minutes')
+    assert teacher.ask('/unban 127.0.0.2')[-1] == '127.0.0.2 may come back.'
+    teacher.ask('/unmute mallory')
+    server.stop()
+    server.finish()
+    server, port = start(program, db)
+    server.expect(r'state in \S+: \d+ lines?, 0 bans, 0 mutes')
+
+
+def test_a_second_server_on_the_same_file_is_refused(program, db):
+    first, _ = start(program, db)
+    second = program('--port', '0', '--no-web', '--db', db)
+    code, log = second.finish()
+    assert code == 1
+    assert log.count('\n') == 1 and 'in use' in log and db in log
+    first.stop()
+    assert first.finish()[0] == 0
+
+
+def refused_untouched(program, db, reason):
+    """The program refuses db in one line carrying reason, and leaves it byte for byte."""
+    with open(db, 'rb') as file:
+        before = file.read()
+    refused = program('--port', '0', '--no-web', '--db', db)
+    code, log = refused.finish()
+    assert code == 1 and log.count('\n') == 1 and db in log and reason in log, log
+    with open(db, 'rb') as file:
+        assert file.read() == before
+    assert not os.path.exists(db + '-wal')
+
+
+def test_another_programs_database_is_refused_untouched(program, db):
+    other = sqlite3.connect(db)
+    other.execute('CREATE TABLE notes (text TEXT)')
+    other.execute("INSERT INTO notes VALUES ('mine')")
+    other.commit()
+    other.close()
+    refused_untouched(program, db, 'not a chat database')
+
+
+def test_a_file_that_is_not_sqlite_is_refused_untouched(program, db):
+    with open(db, 'w') as file:
+        file.write('a shopping list\n' * 200)
+    refused_untouched(program, db, 'not a chat database')
+
+
+def test_a_newer_versions_database_is_refused_untouched(program, db):
+    Store(db).close()
+    newer = sqlite3.connect(db)
+    newer.execute('PRAGMA journal_mode=DELETE')
+    newer.execute('PRAGMA user_version=%d' % (VERSION + 1))
+    newer.close()
+    refused_untouched(program, db, 'newer version')
+
+
+def test_a_damaged_database_is_refused_untouched(program, db):
+    store = Store(db)
+    store.db.execute('PRAGMA journal_mode=DELETE')
+    with store.db:
+        store.db.executemany('INSERT INTO said VALUES (?, ?, ?, ?, ?, ?)', [
+            (n, 1.0 * n, 'python', 'say', 'bob', 'x' * 500) for n in range(1, 200)])
+    store.close()
+    with open(db, 'r+b') as file:    # scribble over the headers of pages 2 to 11
+        for page in range(1, 11):
+            file.seek(page * 4096)
+            file.write(b'\xff' * 16)
+    refused_untouched(program, db, 'damaged')
+
+
+def test_a_new_file_gets_this_programs_schema_and_version(db):
+    Store(db).close()
+    check = sqlite3.connect(db)
+    assert check.execute('PRAGMA application_id').fetchone()[0] == APPLICATION_ID
+    assert check.execute('PRAGMA user_version').fetchone()[0] == VERSION
+    assert check.execute('PRAGMA journal_mode').fetchone()[0] == 'wal'
+    check.close()
+    first = Store(db)
+    try:
+        with pytest.raises(StoreError, match='in use'):
+            Store(db)
+    finally:
+        first.close()
+
+
+@pytest.mark.skipif(resource is None or not hasattr(resource, 'prlimit'),
+                    reason='Linux: prlimit sets another process limit')
+def test_a_full_disk_is_said_once_the_chat_goes_on_and_writing_resumes(program, client, db):
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit fails, only
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, resource.RLIM_INFINITY))
+
+    server, port = start(program, db, preexec_fn=limited)
+    reader = log_in(client(port), 'reader', 'python')
+    talker = log_in(client(port), 'talker', 'python')
+    reader.sync()
+    for n in range(60):                 # 60 KB a batch: the WAL passes 200 KB soon
+        talker.send(''.join('%d %s\r\n' % (n, 'x' * 1000) for _ in range(60)))
+        assert reader.expect('talker: %d ' % n)
+    server.expect('cannot write to .*chat.db')
+    talker.send('still chatting')
+    assert reader.expect('still chatting')[-1] == 'talker: still chatting'
+    resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE,
+                     (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    talker.send('kept again')
+    reader.expect('kept again')
+    server.expect('writing to .*chat.db again')
+    server.stop()
+    code, log = server.finish()
+    assert code == 0 and log.count('cannot write to') == 1 and 'Traceback' not in log
+    assert transcript(db)[1].splitlines()[-1].endswith('talker: kept again')
+
+
+def test_keep_days_deletes_the_old_lines_at_start(program, db):
+    store = Store(db)
+    with store.db:
+        store.db.execute("INSERT INTO said VALUES (1, 1000.0, 'python', 'say', 'old', 'x')")
+        store.db.execute("INSERT INTO said VALUES (2, 4e9, 'python', 'say', 'new', 'y')")
+    store.close()
+    server, _ = start(program, db, '--keep-days', '30')
+    server.expect(r'state in \S+: 1 line, ')
+    server.stop()
+    server.finish()
+    assert [line.split('] ', 1)[1] for line in transcript(db)[1].splitlines()] == ['new: y']
+
+
+def test_the_transcript_formats_filters_and_errors(program, client, db):
+    _, port = start(program, db)
+    alice = log_in(client(port), 'alice', 'python')
+    bob = log_in(client(port), 'bob', 'write')
+    alice.ask('hello, "python"')
+    alice.ask('/me waves')
+    bob.ask('in write')
+    alice.sync()
+    code, out, _ = transcript(db)                        # while the server runs
+    assert code == 0
+    assert [line.split('] ', 1)[1] for line in out.splitlines()] == [
+        'alice: hello, "python"', '* alice waves', 'bob: in write']
+    assert all(line.startswith('[20') for line in out.splitlines())
+    code, out, _ = transcript(db, '--format', 'csv', '--room', 'python')
+    lines = out.splitlines()
+    assert lines[0] == 'seq,time,room,kind,nick,text'
+    assert lines[1].endswith(',python,say,alice,"hello, ""python"""')
+    assert lines[2].endswith(',python,me,alice,waves') and len(lines) == 3
+    assert transcript(db, '--since', '2999-01-01')[1] == ''
+    assert transcript(db, '--until', '00:00', '--since', '2000-01-01 00:00')[0] == 0
+    code, _, err = transcript(db, '--since', 'yesterday')
+    assert code == 2 and err.count('\n') == 1
+    code, _, err = transcript(db + '.missing')
+    assert code == 1 and err.count('\n') == 1
