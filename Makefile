@@ -1,5 +1,6 @@
-# make run         the server on localhost:5000, its web page on localhost:5001
-#                  (make run PORT=6000 HOST=0.0.0.0 to change: the page is then on PORT + 1)
+# make run         the server on localhost:5000, its web page on localhost:5001, keeping the
+#                  lesson in chat.db (make run PORT=6000 HOST=0.0.0.0 DB=class.db to change:
+#                  the page is then on PORT + 1)
 # make client      chat-client, the window, connecting to HOST and PORT (needs tkinter)
 # make test        the test suite, then again on an interpreter made to look like Windows'
 #                  (in JOBS processes, two a CPU: make test JOBS=0 for one)
@@ -16,6 +17,7 @@ PYTHON ?= python3
 VENV ?= .venv
 HOST ?= localhost
 PORT ?= 5000
+DB ?= chat.db
 PYTEST_ARGS ?=
 # The suite waits on sockets and timers far more than it computes: two processes a CPU,
 # up to 8 (each imports and collects the whole suite).
@@ -36,10 +38,10 @@ COVERABLE := $(VENV)/.coverable
 # 3.12+ a virtual environment gets the package and its two backports, no more.
 run:
 	@if $(PYTHON) -c 'import asyncore, asynchat' 2>/dev/null; then \
-		exec $(PYTHON) -m chat --host $(HOST) --port $(PORT); \
+		exec $(PYTHON) -m chat --host $(HOST) --port $(PORT) --db $(DB); \
 	else \
 		$(MAKE) --no-print-directory $(INSTALLED) && \
-		exec $(BIN)/chat-server --host $(HOST) --port $(PORT); \
+		exec $(BIN)/chat-server --host $(HOST) --port $(PORT) --db $(DB); \
 	fi
 
 # The client needs nothing but tkinter, on any Python: straight from the checkout.
