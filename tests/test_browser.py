@@ -3,7 +3,8 @@ server on loopback with line clients that speak exactly what telnet sends.
 
 The page reads the server's typed events (the `chat.events` subprotocol), never the wording
 of a line; these tests check it from the outside, as a person would: what it shows, what it
-offers, where the keyboard is, and that it comes back by itself when the connection drops.
+offers, where the keyboard is, and that it comes back by itself when the connection drops:
+resumed as it was, with what it missed, or logged in afresh where the server cannot resume it.
 The page's phase (connecting, login, joining, chatting, waiting, ended) is on its body, as
 data-phase, so a test can wait for it.
 
@@ -18,14 +19,16 @@ opens the page afresh on a server of its own.
 """
 
 import contextlib
+import functools
 import os
 import shutil
 import socket
 import tempfile
 
 import pytest
-from conftest import TIMEOUT, Client, ServerThread, StrictWebServer
+from conftest import TIMEOUT, Client, ServerThread, StrictServer, StrictWebServer
 
+from chat.store import Store
 from chat.web import WebSession
 
 try:
@@ -117,11 +120,23 @@ def page(browser):
 class WebServerThread(ServerThread):
     """A ServerThread with its web side on web_port (0: a free one), not only on a free one
     as web=True has it: the test of a restart starts a second server on the first's port.
-    Keyword arguments are ServerThread's."""
+    With db (a file's path), the server keeps its state there (a Store, as --db has it),
+    and lets go of the file when it stops. Other keyword arguments are ServerThread's."""
 
-    def __init__(self, web_port=0, **options):
+    def __init__(self, web_port=0, db=None, **options):
         self.web_port = web_port
+        self.store = None if db is None else Store(db)
+        if self.store is not None:
+            options['server_class'] = functools.partial(StrictServer, store=self.store)
         super().__init__(prepare=self._add_web_side, **options)
+
+    def stop(self):
+        try:
+            super().stop()
+        finally:
+            if self.store is not None:
+                self.store.close()     # writes what the last round queued, as --db does
+                self.store = None
 
     def _add_web_side(self, loop):
         self.web = StrictWebServer(self.server, self.web_port, '127.0.0.1')
@@ -179,6 +194,21 @@ def drop_browsers(server):
     for session in list(server.server.sessions):
         if isinstance(session, WebSession):
             session.socket.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def offline(driver):
+    """The browser's network down, as a school's Wi-Fi is for a moment: no new connection
+    opens (DevTools' network emulation), while one that is open stays open."""
+    conditions = {'latency': 0, 'downloadThroughput': -1, 'uploadThroughput': -1}
+    driver.execute_cdp_cmd('Network.enable', {})
+    driver.execute_cdp_cmd('Network.emulateNetworkConditions', dict(conditions, offline=True))
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd('Network.emulateNetworkConditions',
+                               dict(conditions, offline=False))
+        driver.execute_cdp_cmd('Network.disable', {})
 
 
 # ---- What the test reads in the page, and does in it, as a person would
@@ -559,15 +589,21 @@ def test_a_taken_nickname_is_explained_and_another_can_be_tried(page, server, li
 
 
 def test_the_password_field_appears_when_the_class_has_one_and_is_used_again(page, serve):
-    server = serve(password='open sesame')
-    open_page(page, server.url)
+    """Used again where the page cannot resume: a server restarted without a database
+    knows no resume codes, so the page logs in afresh, with the class password."""
+    first = serve(password='open sesame')
+    open_page(page, first.url)
     password = page.find_element(By.ID, 'password')
     wait(page, password.is_displayed, 'showed the password field')
     page.find_element(By.ID, 'nickname').send_keys('ann')
     password.send_keys('open sesame' + Keys.ENTER)
     wait_for_line(page, 'Welcome, ann!')
-    drop_browsers(server)
+    first.stop()
+    wait(page, lambda: phase(page) == 'waiting', 'noticed the server stopped')
+    serve(password='open sesame', web_port=first.web_port)
     wait(page, lambda: count(page, 'Welcome, ann!') == 2, 'logged in again with the password')
+    assert 'That resume code is unknown or expired.' in lines(page)
+    assert not shown(page, 'password') and phase(page) == 'chatting'
 
 
 def test_three_wrong_passwords_end_the_connection_until_the_user_tries_again(page, serve):
@@ -640,18 +676,101 @@ def test_a_kicked_user_is_not_logged_in_again(page, server, line_user):
 
 # ---- When the connection drops
 
+BACK = 'Back where you were.'
+"""What the status line says for a moment after the page resumed its session."""
+
+
 def test_a_dropped_connection_comes_back_by_itself_in_its_room(page, server, line_user):
     log_in(page, server.url, 'ann', 'python')
     drop_browsers(server)
     wait(page, lambda: status(page).startswith('Connection lost. Reconnecting in'),
          'said it is reconnecting')
     assert shown(page, 'reconnect') and shown(page, 'line')
-    wait(page, lambda: count(page, 'Welcome, ann!') == 2, 'logged in again')
+    wait(page, lambda: status(page) == BACK, 'said it is back')
+    assert count(page, 'Welcome back, ann!') == 1 and count(page, 'Welcome, ann!') == 1
     wait(page, lambda: where(page) == ['ann', '·', 'python'], 'gone back to python')
-    assert status(page) == 'Connected' and not shown(page, 'reconnect')
+    assert not shown(page, 'reconnect')
+    wait(page, lambda: status(page) == 'Connected', 'stopped saying it is back')
     bob = line_user('bob', 'python')
     bob.send('welcome back')
     wait_for_line(page, 'bob: welcome back')
+
+
+def test_a_wifi_blip_shows_what_was_said_meanwhile_once(page, server, line_user):
+    """The connection is cut at the server while the page's network is down; a line user
+    says two lines meanwhile. The page resumes with the lines said since the last it showed:
+    each shown once, before it is back in the room, and the user's own line not again."""
+    bob = line_user('bob', 'python')
+    log_in(page, server.url, 'ann', 'python')
+    bob.expect('ann entered the room.')
+    bob.send('before the blip')
+    wait_for_line(page, 'bob: before the blip')
+    type_line(page, 'me too')          # its seq is one the page never sees
+    bob.expect('ann: me too')
+    page.find_element(By.ID, 'line').send_keys('half a thought')
+    with offline(page):
+        drop_browsers(server)
+        wait(page, lambda: phase(page) == 'waiting', 'noticed the drop')
+        bob.expect('ann left the room.')
+        bob.send('one while you were away')
+        bob.send('two while you were away')
+        bob.sync()
+    wait(page, lambda: status(page) == BACK, 'said it is back')
+    wait(page, lambda: where(page) == ['ann', '·', 'python'], 'gone back to python')
+    shown_lines = lines(page)
+    for line in ('bob: before the blip', '> me too', 'bob: one while you were away',
+                 'bob: two while you were away', 'Welcome back, ann!'):
+        assert shown_lines.count(line) == 1, line
+    assert count(page, 'Welcome, ann!') == 1
+    assert 'ann: me too' not in shown_lines
+    back = shown_lines.index('Welcome back, ann!')
+    in_room = [number for number, line in enumerate(shown_lines)
+               if line.startswith('You are in the room python.')][-1]
+    assert back < shown_lines.index('bob: one while you were away') \
+        < shown_lines.index('bob: two while you were away') < in_room
+    assert page.find_element(By.ID, 'line').get_attribute('value') == 'half a thought'
+    assert people(page) == ['ann', 'bob']
+    bob.expect('ann entered the room.')
+    bob.send('and now')
+    wait_for_line(page, 'bob: and now')
+    assert count(page, 'bob: two while you were away') == 1
+
+
+def test_an_operator_is_still_one_after_a_blip(page, server, line_user):
+    bob = line_user('bob', 'python')
+    log_in(page, server.url, 'Teach', 'python')
+    become_operator(page)
+    drop_browsers(server)
+    wait(page, lambda: phase(page) == 'waiting', 'noticed the drop')
+    wait(page, lambda: status(page) == BACK, 'said it is back')
+    wait(page, lambda: where(page) == ['Teach', '·', 'python', 'operator'],
+         'gone back to python, an operator')
+    wait(page, lambda: '/kick' in buttons(page) and '/op' not in buttons(page),
+         "offered the operators' commands")
+    assert marks(page, 'Teach') == ['you', 'operator']
+    act_on(page, 'bob', 'mute')
+    assert bob.expect('muted')[-1] == 'You have been muted by Teach.'
+
+
+def test_a_nickname_taken_while_away_brings_the_login_form_back(page, server, line_user):
+    bob = line_user('bob', 'python')
+    log_in(page, server.url, 'ann', 'python')
+    bob.expect('ann entered the room.')
+    with offline(page):
+        drop_browsers(server)
+        wait(page, lambda: phase(page) == 'waiting', 'noticed the drop')
+        bob.expect('ann left the room.')
+        line_user('ann')               # someone else is ann now
+    note = page.find_element(By.ID, 'login-note')
+    wait(page, lambda: phase(page) == 'login' and 'taken' in note.text,
+         'said the nickname is taken')
+    nickname = page.find_element(By.ID, 'nickname')
+    assert nickname.is_displayed() and nickname.get_attribute('value') == 'ann'
+    assert count(page, 'Welcome back, ann!') == 0
+    nickname.clear()
+    nickname.send_keys('ann2' + Keys.ENTER)
+    wait_for_line(page, 'Welcome, ann2!')
+    assert where(page) == ['ann2', '·', 'the', 'hall']
 
 
 def test_a_restarted_server_gets_the_page_back_by_itself(page, serve, line_user):
@@ -672,6 +791,38 @@ def test_a_restarted_server_gets_the_page_back_by_itself(page, serve, line_user)
     assert 'ann in python' in bob.ask('/who')
     click_command(page, '/online')     # the buttons, made again, work again
     wait_for_line(page, 'Online in python (1): ann')
+
+
+def test_a_server_restarted_on_its_database_resumes_the_page(page, serve, line_user, tmp_path):
+    """With a database the resume codes survive a restart: the page comes back as it was,
+    an operator in python, with the line said before it was back, and nothing twice."""
+    db = str(tmp_path / 'chat.db')
+    first = serve(db=db, op_password=OP_PASSWORD)
+    bob = line_user('bob', 'python', to=first)
+    log_in(page, first.url, 'ann', 'python')
+    become_operator(page)
+    bob.send('before the restart')
+    wait_for_line(page, 'bob: before the restart')
+    page.find_element(By.ID, 'line').send_keys('half a thought')
+    with offline(page):
+        first.stop()
+        wait(page, lambda: phase(page) == 'waiting', 'noticed the server stopped')
+        second = serve(db=db, op_password=OP_PASSWORD, web_port=first.web_port)
+        carol = line_user('carol', 'python', to=second)
+        carol.send('said after the restart')
+        carol.sync()
+    wait(page, lambda: status(page) == BACK, 'said it is back')
+    wait(page, lambda: where(page) == ['ann', '·', 'python', 'operator'],
+         'gone back to python, an operator')
+    shown_lines = lines(page)
+    for line in ('bob: before the restart', 'carol: said after the restart',
+                 'Welcome back, ann!'):
+        assert shown_lines.count(line) == 1, line
+    assert count(page, 'Welcome, ann!') == 1
+    assert shown_lines.index('Welcome back, ann!') \
+        < shown_lines.index('carol: said after the restart')
+    assert page.find_element(By.ID, 'line').get_attribute('value') == 'half a thought'
+    assert 'ann in python (operator)' in carol.ask('/who')
 
 
 # ---- Every screen, every language
@@ -730,6 +881,8 @@ def test_the_page_has_chinese_labels_for_a_chinese_browser(serve):
         placeholder = driver.find_element(By.ID, 'line').get_attribute('placeholder')
         assert placeholder == '输入消息，或 /命令'
         assert driver.find_element(By.ID, 'people-title').text == '大厅（1 人）'
+        drop_browsers(server)
+        wait(driver, lambda: status(driver) == '已回到原来的地方。', 'said 已回到原来的地方')
         server.stop()
         wait(driver, lambda: status(driver).startswith('已断开：服务器正在关闭。')
              and '秒后重新连接' in status(driver), 'said 已断开')

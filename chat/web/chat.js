@@ -22,10 +22,16 @@
       and the command buttons are drawn from them, and only from them.
    5. state.login is whom to log in as: set by the login form, kept while
       logged in (nickname, class password, room, resume code), so that a
-      dropped connection logs in again by itself and goes back to its room;
-      forgotten after /logout, a kick or a ban, which bring the login form
-      back. With a resume code (status.resume, from servers that have them)
-      it sends "/resume CODE LASTSEQ" instead, and gets the lines it missed.
+      dropped connection comes back by itself; forgotten after /logout, a
+      kick or a ban, which bring the login form back. Coming back is
+      "/resume CODE LASTSEQ" (the code from the last `status`, LASTSEQ the
+      highest `seq` shown): the server logs the page in as the session was,
+      in its room, operator if it was one, and sends the lines said since,
+      each shown once. Only if the server refuses the code (a `line` answers
+      the /resume where a `login` notice would) does the page log in afresh,
+      "/login NICK [PASSWORD]", and go back to its room with "/ROOM"; a
+      nickname someone else has taken meanwhile brings the login form back,
+      saying so.
 
    The page's own words are in LABELS, in English and Simplified Chinese,
    chosen by the browser's language; what the server sends is shown as it is. */
@@ -62,6 +68,10 @@ const MAX_LINES = 2000;
    tab's memory. */
 const MAX_SENT = 100;
 /* Lines the up arrow can recall. */
+const MAX_SEEN = 2 * MAX_LINES;
+/* The seqs of lines shown that the page remembers, so as not to show one twice. */
+const BACK_SHOWN = 3;
+/* Seconds the status line says the page is back after a resume. */
 
 const LABELS = {
   en: {
@@ -72,6 +82,7 @@ const LABELS = {
     reconnect: "Reconnect",
     reconnectNow: "Reconnect now",
     reconnected: "Connected again.",
+    back: "Back where you were.",
     intro: "Choose a nickname to join the chat.",
     nickname: "Nickname",
     password: "Class password",
@@ -123,6 +134,7 @@ const LABELS = {
     reconnect: "重新连接",
     reconnectNow: "立即重新连接",
     reconnected: "已重新连接。",
+    back: "已回到原来的地方。",
     intro: "起一个昵称，加入聊天。",
     nickname: "昵称",
     password: "班级密码",
@@ -187,6 +199,10 @@ const state = {
   room: null,              // the last `room`: {name, quiet, members: [{nick, operator, muted}]}
   commands: [],            // the last `commands`: [{name, usage, help}]
   lastSeq: 0,              // the highest seq shown since this login: /resume asks from there
+  seen: new Map(),         // seq -> how many times a line with it was shown, since this login
+  catchingUp: false,       // resumed, and the lines missed are coming: until the next status
+  back: false,             // resumed a moment ago: the status line says so (BACK_SHOWN)
+  backTimer: null,         // the timeout that ends saying so
   openPerson: null,        // the nickname whose actions are open in the list of people
   confirmed: null,         // the action the confirmation dialog is asking about
   repeat: null,            // the last reply shown, to count repeats: {key, element, count}
@@ -327,25 +343,53 @@ function nickColour(nickname) {
   return "nick-" + (hash % NICK_COLOURS);
 }
 
+function ownNick() {
+  /* The user's nickname: the last status's, or while coming back, the one it had. */
+  return state.me.nick !== null || state.login === null ? state.me.nick : state.login.nick;
+}
+
+function firstShowing(said) {
+  /* Whether a line said is one to show: not if a line with its seq was shown already
+     (a resume's lines overlapping what came before), and not, while a resume's lines
+     come, one the user said (the page showed it as it sent it: "> hello"). A message
+     to oneself comes twice with one seq, as the copy and as the confirmation; a line
+     /history shows again is shown again. */
+  if (said.replay === true || typeof said.seq !== "number") {
+    return true;
+  }
+  state.lastSeq = Math.max(state.lastSeq, said.seq);
+  const times = state.seen.get(said.seq) || 0;
+  const most = said.type === "private" && said.from === said.to ? 2 : 1;
+  if (times >= most) {
+    return false;
+  }
+  state.seen.set(said.seq, times + 1);
+  while (state.seen.size > MAX_SEEN) {
+    state.seen.delete(state.seen.keys().next().value);   // the oldest seen first
+  }
+  return !(state.catchingUp && (said.type === "say" || said.type === "me") &&
+           said.from === ownNick());
+}
+
 function showSaid(said) {
   /* say, me, announce, private: `text` is the line as telnet shows it, and ends with
      `body`, what the user typed. What comes before the body ("alice: ", "* alice ",
      "[private] alice: ") is set apart in the speaker's colour, cut by length only. */
+  if (!firstShowing(said)) {
+    return;
+  }
   const text = String(said.text);
   const body = String(said.body || "");
   const cut = Math.max(0, text.length - body.length);
   const line = make("p", "line said type-" + said.type);
   line.classList.toggle("replay", said.replay === true);
-  line.classList.toggle("own", said.from === state.me.nick);
+  line.classList.toggle("own", said.from === ownNick());
   line.append(make("span", "who " + nickColour(said.from), text.slice(0, cut)),
               make("span", "body", text.slice(cut)));
   if (typeof said.time === "number") {
     line.title = new Date(said.time * 1000).toLocaleString();
   }
   addToLog(line);
-  if (typeof said.seq === "number") {
-    state.lastSeq = Math.max(state.lastSeq, said.seq);
-  }
 }
 
 function showNotice(notice) {
@@ -390,6 +434,8 @@ function showStatus() {
     text = label(state.reason) + " " + label("retryIn", {seconds: seconds});
   } else if (phase === "ended") {
     text = label(state.reason, {code: state.closeCode});
+  } else if (phase === "chatting" && state.back) {
+    text = label("back");
   } else {
     text = label({connecting: "connecting", joining: "joining"}[phase] || "connected");
   }
@@ -403,6 +449,9 @@ function showStatus() {
 function setPhase(phase, reason) {
   state.phase = phase;
   state.reason = reason || "";
+  if (phase !== "chatting") {
+    showBack(false);                   // back no longer
+  }
   document.body.dataset.phase = phase;
   showStatus();
   showView();
@@ -649,6 +698,7 @@ function receiveStatus(status) {
     resume: typeof status.resume === "string" ? status.resume : null,
   };
   state.retries = 0;                   // the server is there and answering
+  state.catchingUp = false;            // a resume's missed lines come before its status
   if (state.me.nick === null) {
     state.passwordAsked = status.password === true;
     page.passwordField.hidden = !state.passwordAsked;
@@ -656,9 +706,6 @@ function receiveStatus(status) {
       welcomed();
     }
   } else if (state.login !== null) {
-    if (answered()) {
-      loggedIn();                      // the answer to /resume is this status
-    }
     goBack();
     state.login.nick = state.me.nick;              // after a /nick too
     state.login.room = state.me.room;
@@ -690,7 +737,7 @@ function receiveNotice(notice) {
   showNotice(notice);
   const aboutMe = notice.nick === undefined || notice.nick === state.me.nick;
   if (notice.event === "login" && answered()) {
-    loggedIn();                        // the answer to /login
+    loggedIn();                        // the answer to /login or /resume
   } else if (notice.event === "logout" || notice.event === "timeout") {
     state.farewell = notice.event;
   } else if ((notice.event === "kick" || notice.event === "ban") && aboutMe &&
@@ -701,14 +748,17 @@ function receiveNotice(notice) {
 
 function receiveLine(reply) {
   /* A reply. While joining, a reply is the answer that refused the /login or the
-     /resume: a login says so with a `login` notice, a resume with a `status`. */
+     /resume: either, accepted, says so with a `login` notice first. A refused resume
+     (its code unknown, used or too old; or its nickname taken by someone else now) is
+     followed by a login as before: it logs in and goes back to the room, or, the
+     nickname being taken, is refused in turn, and the login form says so. */
   showReply(reply);
   if (state.phase !== "joining") {
     return;
   }
   if (state.attempt === "resume") {
     state.login.resume = null;
-    sendLogin();                       // the code was too old: log in as before
+    sendLogin();
   } else {
     refused(String(reply.text));
   }
@@ -756,7 +806,9 @@ function answered() {
 }
 
 function loggedIn() {
-  /* Logged in: the conversation, and after a reconnect, the room the user was in. */
+  /* Logged in: the conversation, and after a reconnect, the room the user was in: a
+     resume is put back in it by the server, with the lines it missed before the next
+     status; a login goes back to it itself (goBack). */
   const login = state.login;
   if (login.room !== null) {
     showNote("reconnected");
@@ -766,11 +818,26 @@ function loggedIn() {
   }
   if (state.attempt === "login") {
     state.lastSeq = 0;                 // a new session: seq may have started again
+    state.seen.clear();
   }
   login.room = login.room || "hall";   // logged in: the conversation shows (showView)
   setPhase("chatting");
+  if (state.attempt === "resume") {
+    state.catchingUp = true;
+    showBack(true);
+  }
   page.loginNote.textContent = "";
   rememberNickname(login.nick);
+}
+
+function showBack(back) {
+  /* After a resume, the status line says for a moment that the user is back. */
+  clearTimeout(state.backTimer);
+  state.backTimer = back ? setTimeout(() => showBack(false), BACK_SHOWN * 1000) : null;
+  if (state.back !== back) {
+    state.back = back;
+    showStatus();
+  }
 }
 
 function goBack() {
