@@ -377,8 +377,9 @@ class Channel(asynchat.async_chat):
         Returns (the socket, the bytes read from it that no one has handled).
         The channel is closed as far as anyone holding it can tell.
         """
-        sock, unread = self.socket, self.ac_in_buffer
-        self.ac_in_buffer = b''
+        # What asynchat holds, then what waits for the next round (past LINES_PER_ROUND LFs).
+        sock, unread = self.socket, self.ac_in_buffer + self._waiting
+        self.ac_in_buffer = self._waiting = b''
         self.del_channel()             # out of the map, the socket left open
         self.closed = True
         self._closing = True           # asynchat hands this channel nothing more
@@ -421,7 +422,7 @@ def push_to_all(channels, line, sender=None):
     for channel in channels:
         if channel is sender or channel._closing:   # nothing is sent after close_when_done
             continue
-        if channel.events:
+        if channel.events:             # its framing renders the line once, and keeps it
             channel.push_data(channel.framing.render(line))
             continue
         if not channel._out:

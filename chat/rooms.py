@@ -33,9 +33,19 @@ NICKNAME_RULE = ('A nickname is 1 to %d characters, all visible: no spaces, no "
                  'no invisible or undecodable characters, and no "/" or "[" at the start; '
                  'Latin, Greek and Cyrillic letters are not mixed.' % MAX_NICKNAME)
 
-INVISIBLE = frozenset('\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5')
-"""Letters and symbols that show as nothing: the Hangul fillers, the blank Braille pattern,
-two Khmer vowels. (Format characters are not printable, and so refused already.)"""
+IGNORABLE = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+             (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+             (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+             (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+             (0xE0000, 0xE0FFF)]
+"""Unicode's default-ignorable code points (DerivedCoreProperties.txt): a renderer shows
+them as nothing, so `teacher` with one of them after it passes for `teacher`."""
+
+INVISIBLE = frozenset('\u2800')
+"""A symbol that shows as nothing and is not ignorable: the blank Braille pattern."""
+
+MARKS_IN_A_ROW = 3
+"""Combining marks one letter or digit may carry: more stack over the line (Zalgo text)."""
 
 LOOKALIKE_SCRIPTS = frozenset(['LATIN', 'GREEK', 'CYRILLIC'])
 """Alphabets whose letters pass for one another (Latin e, Cyrillic е): a nickname that
@@ -481,10 +491,30 @@ def valid_nickname(name):
     return (0 < len(name) <= MAX_NICKNAME
             and name.isprintable()
             and not any(char.isspace() or char in ':\ufffd' or char in INVISIBLE
-                        for char in name)
-            and not unicodedata.category(name[0]).startswith('M')   # an accent on nothing
+                        or ignorable(char) for char in name)
+            and marks_on_letters(name)
             and not name.startswith(('/', '['))   # [private], [announcement] are the server's
             and len(scripts(name) & LOOKALIKE_SCRIPTS) <= 1)
+
+
+def ignorable(char):
+    """Whether char is a default-ignorable code point (IGNORABLE): shown as nothing."""
+    code = ord(char)
+    return any(first <= code <= last for first, last in IGNORABLE)
+
+
+def marks_on_letters(name):
+    """Whether every combining mark in name follows a letter or a digit, MARKS_IN_A_ROW at
+    most on each: an accent on nothing, or on a symbol, hides or changes what it follows."""
+    run = None                         # marks on the last letter or digit; None: no base
+    for char in name:
+        if unicodedata.category(char).startswith('M'):
+            if run is None or run == MARKS_IN_A_ROW:
+                return False
+            run += 1
+        else:
+            run = 0 if char.isalnum() else None
+    return True
 
 
 def scripts(name):

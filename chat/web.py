@@ -22,9 +22,11 @@ that let it run only its own script (Content-Security-Policy).
 
 import base64
 import binascii
+import ipaddress
 import logging
 import os
 import re
+import urllib.parse
 
 from .channel import Channel
 from .framing import Framing
@@ -74,12 +76,14 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 """An HTTP token (RFC 9110, 5.6.2): a method's or a header's name."""
 
 
-def response(status, headers=(), body=b''):
-    """Return the bytes of an HTTP/1.1 response that closes its connection."""
+def response(status, headers=(), body=b'', length=None):
+    """Return the bytes of an HTTP/1.1 response that closes its connection; length is the
+    Content-Length, if not body's (HEAD's: the length GET's body would have)."""
     lines = ['HTTP/1.1 %d %s' % (status, REASONS[status])]
     lines += ['%s: %s' % header for header in headers]
     if status != 101:
-        lines += ['Content-Length: %d' % len(body), 'Connection: close']
+        lines += ['Content-Length: %d' % (len(body) if length is None else length),
+                  'Connection: close']
         lines += ['%s: %s' % header for header in SECURITY_HEADERS]
     return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1') + body
 
@@ -182,7 +186,11 @@ class Request(Channel):
             self.answer(error(400, 'a malformed request'))
             return
         method, path, version, headers = parsed
-        if path == CHAT_PATH and method == 'GET':
+        if not self.server.web.serves(headers.get('host')):
+            log.info('%s refused: a request for %s, not a name of this server', self.peer,
+                     headers.get('host'))
+            self.answer(error(403, 'this server does not answer to that name'))
+        elif path == CHAT_PATH and method == 'GET':
             self.upgrade(version, headers)
         elif method not in ('GET', 'HEAD'):
             self.answer(error(405, headers=(('Allow', 'GET, HEAD'),)))
@@ -193,7 +201,7 @@ class Request(Channel):
             body = self.server.web.page[name]
             self.answer(response(200, (('Content-Type', content_type),
                                        ('Cache-Control', 'no-cache')),
-                                 body if method == 'GET' else b''))
+                                 body if method == 'GET' else b'', len(body)))
 
     def push(self, line):
         """Tell the browser something (the server is shutting down): an error, then close."""
@@ -214,13 +222,14 @@ class Request(Channel):
         key = headers.get('sec-websocket-key', '')
         if version != 'HTTP/1.1':
             self.answer(error(400, 'a WebSocket upgrade is an HTTP/1.1 request'))
-        elif headers.get('sec-websocket-version') != '13':
-            self.answer(error(426, 'this server speaks WebSocket version 13',
-                              (('Sec-WebSocket-Version', '13'),)))
         elif ('websocket' not in tokens(headers.get('upgrade', ''))
               or 'upgrade' not in tokens(headers.get('connection', ''))
               or not valid_key(key) or 'host' not in headers):
-            self.answer(error(400, 'not a WebSocket upgrade'))
+            self.answer(error(400, 'not a WebSocket upgrade'))    # RFC 6455, 4.2.1
+        elif headers.get('sec-websocket-version') != '13':
+            # RFC 6455, 4.4; a 426 names the protocol to upgrade to (RFC 9110, 15.5.22).
+            self.answer(error(426, 'this server speaks WebSocket version 13',
+                              (('Sec-WebSocket-Version', '13'), ('Upgrade', 'websocket'))))
         elif not self.server.web.allows(headers.get('origin'), headers['host']):
             log.info('%s refused: a page from %s may not chat here',
                      self.peer, headers.get('origin'))
@@ -280,12 +289,30 @@ class WebServer(Listener):
         Listener.__init__(self, host, port, server.map)
         self.server = server
         self.origins = set(origins)    # pages elsewhere allowed to chat here (--web-origin)
+        # The names a request may ask for (Host), besides an IP address: DNS rebinding
+        # gives a page elsewhere this server's address under that page's own name.
+        self.names = {'localhost', host.lower()} | {
+            urllib.parse.urlsplit(origin).hostname or '' for origin in origins}
         self.page = {}
         for name, _ in FILES.values():
             with open(os.path.join(PAGE_DIR, name), 'rb') as file:
                 self.page[name] = file.read()
         server.web = self
         server.listeners.append(self)
+
+    def serves(self, host):
+        """Whether a request's Host names this server: an IP address, localhost, the
+        --host name, or a --web-origin's host (None, no Host: an HTTP/1.0 program's)."""
+        if host is None:
+            return True
+        name = urllib.parse.urlsplit('//' + host).hostname if host else None
+        if name is None:
+            return False
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return name in self.names
 
     def allows(self, origin, host):
         """Whether a page from origin may chat here: no Origin (not a browser), the page's

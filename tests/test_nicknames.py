@@ -6,6 +6,8 @@ name new, lookalikes and blanks are refused, the name shown is as typed.
 
 import pytest
 
+from chat.rooms import IGNORABLE
+
 
 @pytest.mark.parametrize('nickname', [
     'x' * 21, 'two words', 'col:on', '/slash', 'bad\ufffd', 'no\u3000space'])
@@ -67,6 +69,28 @@ def test_the_name_shown_is_the_one_typed(login):
 @pytest.mark.parametrize('name', ['teach\u0435r', '\u3164', '\u0301\u0301', 'p\u0430ypal',
                                   '\u2800'])
 def test_a_nickname_that_passes_for_another_or_shows_as_nothing_is_refused(connect, name):
+    assert connect().ask('/login ' + name)[0].startswith('A nickname is')
+
+
+@pytest.mark.parametrize('code', sorted({code for first, last in IGNORABLE
+                                          for code in (first, (first + last) // 2, last)}))
+def test_a_nickname_with_an_ignorable_code_point_is_refused(connect, code):
+    """teacher with one of them after it shows as teacher: an operator's look-alike. (The
+    bidirectional controls among them never reach the command: every line is cleaned of
+    them first, and the nickname is then teacher itself.)"""
+    reply = connect().ask('/login teacher' + chr(code))[0]
+    assert reply.startswith('A nickname is') or reply.startswith('Welcome, teacher! ')
+
+
+@pytest.mark.parametrize('name', ['a\u0301', 'Zo\u0308e', '\u0e01\u0e31\u0e49',
+                                  '\u0915\u093f', 'x\u0301\u0302\u0303'])
+def test_marks_on_a_letter_are_a_nickname(connect, name):
+    assert connect().ask('/login ' + name)[0].startswith('Welcome, ')
+
+
+@pytest.mark.parametrize('name', ['-\u0301', 'ab \u0301', 'x\u0301\u0302\u0303\u0304',
+                                  '\u2605\u20dd', '!\u0338'])
+def test_a_mark_on_no_letter_or_digit_or_a_stack_of_them_is_refused(connect, name):
     assert connect().ask('/login ' + name)[0].startswith('A nickname is')
 
 

@@ -6,6 +6,7 @@ real browser, is tests/test_browser.py's), and to its telnet port as telnet does
 """
 
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -62,16 +63,44 @@ def test_every_file_of_the_page_comes_from_this_server(web_server, path):
 
 def test_head_answers_the_headers_without_the_page(web_server):
     head, body = get(web_server.web_port, method='HEAD')
-    assert head.startswith('HTTP/1.1 200') and 'Content-Length: ' in head and body == b''
+    assert head.startswith('HTTP/1.1 200') and body == b''
+    with open(os.path.join(PAGE_DIR, 'index.html'), 'rb') as page:
+        assert 'Content-Length: %d' % len(page.read()) in head     # what GET would send
+
+
+@pytest.mark.parametrize('host', ['evil.example', 'evil.example:5001', 'localhost.evil.example',
+                                  ''])
+def test_a_name_that_is_not_this_servers_is_refused_and_logged(web_server, host, caplog):
+    """DNS rebinding: a page elsewhere gets this server's address under its own name."""
+    caplog.set_level(logging.INFO, logger='chat')
+    request = UPGRADE.format(host=host, extra='Origin: http://%s\r\n' % host)
+    assert http(web_server.web_port, request)[0].startswith('HTTP/1.1 403')
+    assert http(web_server.web_port, 'GET / HTTP/1.1\r\nHost: %s\r\n\r\n' % host)[
+        0].startswith('HTTP/1.1 403')
+    assert any('refused' in record.getMessage() and 'not a name of this server'
+               in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize('host', ['localhost:5001', 'LOCALHOST', '127.0.0.1:80', '[::1]:5001',
+                                  '10.0.0.7:5001'])
+def test_an_address_or_localhost_is_a_name_of_this_server(web_server, host):
+    assert http(web_server.web_port, 'GET / HTTP/1.1\r\nHost: %s\r\n\r\n' % host)[
+        0].startswith('HTTP/1.1 200')
+
+
+def test_the_hosts_of_the_web_origins_are_names_of_this_server(make_server):
+    running = make_server(web=True, origins=['https://class.example'])
+    head, _ = http(running.web_port, 'GET / HTTP/1.1\r\nHost: class.example\r\n\r\n')
+    assert head.startswith('HTTP/1.1 200')
 
 
 @pytest.mark.parametrize('request_text, status', [
-    ('GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n', '404'),
-    ('GET /../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n', '404'),
-    ('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n', '405'),
-    ('DELETE /chat HTTP/1.1\r\nHost: x\r\n\r\n', '405'),
+    ('GET /nothing-here HTTP/1.1\r\nHost: localhost\r\n\r\n', '404'),
+    ('GET /../etc/passwd HTTP/1.1\r\nHost: localhost\r\n\r\n', '404'),
+    ('POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n', '405'),
+    ('DELETE /chat HTTP/1.1\r\nHost: localhost\r\n\r\n', '405'),
     ('hello\r\n\r\n', '400'),
-    ('GET / HTTP/2.0\r\nHost: x\r\n\r\n', '400'),
+    ('GET / HTTP/2.0\r\nHost: localhost\r\n\r\n', '400'),
     ('GET / HTTP/1.1\r\nno colon here\r\n\r\n', '400'),
     ('GET noslash HTTP/1.1\r\n\r\n', '400'),
     ('GET / HTTP/1.1\r\nBad Name: x\r\n\r\n', '400'),
@@ -102,6 +131,12 @@ def test_a_request_head_past_the_limit_is_answered_before_it_ends(web_server):
 def test_an_upgrade_for_another_version_is_answered_426_with_the_version(web_server):
     head, _ = upgrade(web_server.web_port, version='8')
     assert head.startswith('HTTP/1.1 426') and 'Sec-WebSocket-Version: 13' in head
+    assert 'Upgrade: websocket' in head            # RFC 9110: a 426 names the protocol
+
+
+def test_a_plain_get_of_the_chat_path_is_a_bad_request(web_server):
+    head, _ = get(web_server.web_port, '/chat')
+    assert head.startswith('HTTP/1.1 400')        # RFC 6455, 4.2.1: not an upgrade at all
 
 
 @pytest.mark.parametrize('change', [
@@ -147,6 +182,20 @@ def test_frames_sent_right_behind_the_upgrade_are_read(web_server, web_client):
     eager.sock.sendall(request.encode() + client_frame(b'/login eager'))
     assert eager.head().startswith('HTTP/1.1 101')
     assert eager.expect('Welcome, ')[-1].startswith('Welcome, eager')
+
+
+def test_frames_behind_the_upgrade_past_a_rounds_lines_are_all_read(web_server, web_client):
+    """40 frames follow the request in the same send, each a line ending in LF, masked
+    with a key of zeros (so the LF bytes are on the wire as they are): more LFs than a
+    round's 32 lines, in the read that the request's head came in. All are read, in order."""
+    eager = web_client(web_server.web_port, upgrade=False)
+    request = UPGRADE.format(host='127.0.0.1:%d' % web_server.web_port, extra='')
+    frames = b''.join(client_frame(b'/sync-%d-\n' % n, key=bytes(4)) for n in range(40))
+    eager.sock.sendall(request.encode() + client_frame(b'/login eager') + frames)
+    assert eager.head().startswith('HTTP/1.1 101')
+    lines = eager.expect('/sync-39-')
+    assert [line.split()[2] for line in lines if line.startswith('Unknown command')] == [
+        '/sync-%d-' % n for n in range(40)]
 
 
 # ---- a browser user is a chat session like any other
