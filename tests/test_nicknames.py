@@ -79,7 +79,7 @@ def test_a_nickname_with_an_ignorable_code_point_is_refused(connect, code):
     bidirectional controls among them never reach the command: every line is cleaned of
     them first, and the nickname is then teacher itself.)"""
     reply = connect().ask('/login teacher' + chr(code))[0]
-    assert reply.startswith('A nickname is') or reply.startswith('Welcome, teacher! ')
+    assert reply.startswith(('A nickname is', 'Welcome, teacher! '))
 
 
 @pytest.mark.parametrize('name', ['a\u0301', 'Zo\u0308e', '\u0e01\u0e31\u0e49',
