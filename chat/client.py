@@ -39,13 +39,37 @@ another). A password is never shown: the input line shows stars while a
 echo of such a line, typed or sent by the bar, has stars in its place; and
 nothing is logged. The class password last sent is kept in memory, for
 Reconnect to log in with again.
+
+A dropped connection comes back by itself. Once logged in, the client asks
+the server for its resume code (/resume, the reply not shown) and keeps it in
+memory only, as it keeps the password. When the connection ends without the
+server saying why it ends it (a /logout, a kick, a ban, a shutdown), the
+client connects again on its own, after about 1, 2, 4... up to 30 seconds
+(each wait a little random, so that a class whose Wi-Fi dropped at once does
+not come back at once), for as long as the server said the code holds; and
+on the welcome it sends /resume CODE instead of /login. The server then puts
+the user back as they were: the same nickname, room and operator status; the
+window says it is connected again and asks for the new code. The telnet side
+numbers no lines, so the client cannot say which it saw last (/resume CODE
+SEQ): what was said while it was away is not replayed, and /history shows it.
+A code the server no longer knows (it restarted with no --db, say) is
+answered as a wrong password is, and the client logs in as it did before; a
+nickname someone took meanwhile is told, and the user picks another. After
+a shutdown the window does not knock by itself, but it keeps the code: a
+server restarted with --db knows it still, and Reconnect resumes with it.
+
+What the client learns from the server's words is in the patterns below,
+each named: the server has no other way to tell a line client what a line
+means.
 """
 
 import argparse
+import random
 import re
 import select
 import socket
 import sys
+import time
 
 try:
     import tkinter as tk
@@ -73,8 +97,9 @@ ENTERED = re.compile(r'You are in the (?:room (?P<room>[^.\s]+)|hall)\b')
 """The server's reply on entering a room or the hall."""
 
 WELCOME = re.compile(r'Welcome, (?P<nickname>\S+)! You are in the hall\.|'
+                     r'Welcome back, (?P<back>\S+)!$|'
                      r'You are now (?P<renamed>\S+)\.$')
-"""The server's reply to a login, or to a /nick, that worked."""
+"""The server's reply to a login, a /resume CODE or a /nick that worked."""
 
 LOGIN_USAGE = '/login <nickname>'
 """In the welcome: the client logs in when it sees it; with the word password
@@ -86,14 +111,37 @@ WRONG_PASSWORD = 'Wrong password'
 OPERATOR = 'You are an operator now'
 """The server's reply to an /op that worked: the commands have changed."""
 
-SECRET = re.compile(r'(?P<shown>/(?:login\s+\S+|op))\s+(?P<secret>\S.*)', re.IGNORECASE)
-"""A line that carries a password: /login NICKNAME PASSWORD, or /op PASSWORD."""
+SECRET = re.compile(r'(?P<shown>/(?:login\s+\S+|op|resume))\s+(?P<secret>\S.*)',
+                    re.IGNORECASE)
+"""A line that carries a secret: /login NICKNAME PASSWORD, /op PASSWORD, /resume CODE."""
 
-TYPING_SECRET = re.compile(r'/(?:login\s+\S+|op)\s', re.IGNORECASE)
+TYPING_SECRET = re.compile(r'/(?:login\s+\S+|op|resume)\s', re.IGNORECASE)
 """The start of such a line: from there on, the input line shows stars as it is typed."""
 
 MASK = '******'
 """What the conversation shows for a password, whatever its length."""
+
+RESUME_CODE = re.compile(r'Your resume code: (?P<code>[\w-]+)\. .* for (?P<seconds>\d+) seconds')
+"""The server's reply to /resume: the code, and how long after a drop it holds."""
+
+RESUME_REFUSED = re.compile(r'(?P<expired>That resume code is unknown or expired)|'
+                            r'The nickname \S+ is taken now')
+"""The server's reply to a /resume CODE that did not work: the code is void, or someone
+else has the nickname now."""
+
+ENDED = re.compile(r'(?P<shutdown>The server is shutting down)|Goodbye!|You were kicked by |'
+                   r'You are banned from |Sorry, your address is banned')
+"""The server's last line when it ends a connection on purpose: a /logout, a kick or a ban
+(the code is void: the window stays out), or a shutdown (it stays out too, but a server
+restarted with --db knows the code still, for Reconnect)."""
+
+RETRY_FIRST = 1.0
+RETRY_MOST = 30.0
+"""Seconds before the first try to connect again after a drop, and the most between two
+tries: the wait doubles from one to the next."""
+
+RETRY_JITTER = 0.25
+"""Each wait is up to this fraction longer or shorter, at random."""
 
 BUTTONS_PER_ROW = 6
 
@@ -121,6 +169,15 @@ class ChatClient:
         self._quiet = False            # that list was asked for by the client: not shown
         self._asked = 0                # lists asked for by the client, still to come
         self._after = None             # the scheduled poll
+        self._last_line = ''           # the server's last line on this connection
+        self.resume_code = None        # to come back as we are after a drop: in memory only
+        self._resume_seconds = 0       # how long after a drop the server keeps it
+        self._code_asked = 0           # /resume asked by the client, reply still to come
+        self._resuming = False         # this connection is to resume with the code
+        self._wants_password = False   # the welcome asked for the class password
+        self._retry = None             # the scheduled try to connect again
+        self._tries = 0                # tries to connect again since the drop
+        self._give_up = None           # time.monotonic() after which no more tries
         root.title('chat')
         root.protocol('WM_DELETE_WINDOW', self.quit)
         self._make_form(host, port)
@@ -272,12 +329,39 @@ class ChatClient:
         self.entry.focus_set()         # the login goes when the welcome comes
 
     def reconnect(self):
-        """The status line's Reconnect: the same server, the same nickname."""
+        """The status line's Reconnect: the same server, the same nickname; resuming, with
+        a code kept."""
+        self._cancel_retry()
         self.reconnect_button.pack_forget()
         if self._open(*self.address):
             self.show('(connected again)', 'note')     # the welcome brings the login
         else:
             self.reconnect_button.pack(side='right')
+
+    def _retry_later(self):
+        """After a drop: try to connect again in a while, the waits doubling; or, once the
+        code has surely expired, stop and leave it to Reconnect."""
+        if time.monotonic() >= self._give_up:
+            self.status.set(self.status.get() + ' Press Reconnect to try again.')
+            return False
+        wait = min(RETRY_MOST, RETRY_FIRST * 2 ** self._tries)
+        wait *= random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
+        self._tries += 1
+        self.status.set(self.status.get() + ' Connecting again in %d s...' % max(1, wait))
+        self._retry = self.root.after(int(wait * 1000), self._try_again)
+        return True
+
+    def _try_again(self):
+        self._retry = None
+        if self._open(*self.address):
+            self.reconnect_button.pack_forget()
+        else:
+            self._retry_later()
+
+    def _cancel_retry(self):
+        if self._retry is not None:
+            self.root.after_cancel(self._retry)
+            self._retry = None
 
     def _open(self, host, port):
         """Connect to host:port; say in the status line how it went."""
@@ -292,6 +376,9 @@ class ChatClient:
         self.room = None
         self._welcomed = False
         self._asked = 0
+        self._code_asked = 0
+        self._last_line = ''
+        self._resuming = self.resume_code is not None
         self._title()
         self.status.set('Connected to %s port %d.' % (host, port))
         self._after = self.root.after(POLL_MS, self.poll)
@@ -324,6 +411,7 @@ class ChatClient:
 
     def receive(self, line):
         """Show a line from the server, and learn the room and its commands from it."""
+        self._last_line = line
         if self._listing is not None:
             if line.startswith('/'):
                 usage = line.split()
@@ -339,13 +427,23 @@ class ChatClient:
             if self._quiet:
                 self._asked -= 1
                 return
+        code = RESUME_CODE.match(line)
+        if code:
+            self.resume_code = code.group('code')
+            self._resume_seconds = int(code.group('seconds'))
+            if self._code_asked:       # asked by the client: not shown
+                self._code_asked -= 1
+                return
         self.show(line)
         welcome = WELCOME.match(line)
         if welcome:
-            self.nickname = welcome.group('nickname') or welcome.group('renamed')
+            back = welcome.group('back')
+            self.nickname = welcome.group('nickname') or welcome.group('renamed') or back
             self.room = self.room if welcome.group('renamed') else 'hall'
             self._title()
             self._hide_login_bar()
+            if not welcome.group('renamed'):       # logged in: a code, for a drop
+                self._logged_in(back)
         elif self.room is None:
             self._before_login(line)
         entered = ENTERED.match(line)
@@ -356,21 +454,52 @@ class ChatClient:
             self._asked += 1
             self.send('/help')         # the commands now, for the buttons only
 
+    def _logged_in(self, back):
+        """Logged in, or back after a drop: ask for the resume code, quietly."""
+        self._resuming = False
+        self._tries = 0
+        self._give_up = None
+        self._code_asked += 1
+        self.send('/resume')
+        if back:
+            self.status.set('Connected again to %s port %d as %s.'
+                            % (self.address[0], self.address[1], back))
+            self.show('(connected again as %s)' % back, 'note')
+
     def _before_login(self, line):
-        """Log in when the welcome asks; show the login bar when a password is wanted."""
+        """Log in when the welcome asks, or resume; show the login bar when a password is
+        wanted."""
         wants_password = 'password' in line.lower()
         if LOGIN_USAGE in line and not self._welcomed:
             self._welcomed = True
-            if not wants_password:
-                self.send('/login ' + self.nickname)
+            self._wants_password = wants_password
+            if self._resuming:
+                self.send('/resume ' + self.resume_code)
                 return
-            if self.password:          # Reconnect: the password sent before
-                self.send('/login %s %s' % (self.nickname, self.password))
+            if self._log_in_again(wants_password):
                 return
+        refused = RESUME_REFUSED.match(line) if self._resuming else None
+        if refused:                    # as before resume codes: log in, or ask
+            self._resuming = False
+            self.resume_code = None
+            if refused.group('expired') and self._log_in_again(self._wants_password):
+                return
+            wants_password = self._wants_password
         if line.startswith(WRONG_PASSWORD):
             self.password = ''
         if wants_password:
             self._ask_password()
+
+    def _log_in_again(self, wants_password):
+        """Log in with the nickname, and the class password if one is wanted and known;
+        whether it could."""
+        if not wants_password:
+            self.send('/login ' + self.nickname)
+        elif self.password:            # Reconnect: the password sent before
+            self.send('/login %s %s' % (self.nickname, self.password))
+        else:
+            return False
+        return True
 
     def send(self, line, echo=False):
         """Send a line to the server; show it in the conversation if echo."""
@@ -399,15 +528,25 @@ class ChatClient:
         self.entry.delete(0, 'end')
 
     def lost(self, reason):
-        """The connection is over: say why, and offer to reconnect."""
+        """The connection is over: say why, and offer to reconnect; after a drop, try to
+        resume by itself."""
         if self.sock is None:
             return                     # said already
         self._close()
         self._listing = None
+        self._resuming = False
         self._hide_login_bar()
-        self.status.set('Connection lost: %s' % reason)
+        self.status.set('Connection lost: %s.' % reason.rstrip('.'))
         self.show('(connection lost: %s)' % reason, 'note')
         self.reconnect_button.pack(side='right')
+        ended = ENDED.match(self._last_line)
+        if ended and not ended.group('shutdown'):
+            self.resume_code = None    # put out, or logged out: the code is void
+        if self.resume_code is None or ended:
+            return
+        if self._give_up is None:      # the first try since the drop
+            self._give_up = time.monotonic() + self._resume_seconds
+        self._retry_later()
 
     def _close(self):
         if self._after is not None:
@@ -419,6 +558,7 @@ class ChatClient:
 
     def quit(self):
         """The window is closed: close the connection too."""
+        self._cancel_retry()
         self._close()
         self.root.destroy()
 

@@ -28,16 +28,18 @@ def digest(code):
 
 
 class Resumable:
-    """What a code stands for: a nickname, a room, operator or not, and when the session
-    ended (None while it is open, `session` then being it)."""
+    """What a code stands for: a nickname, a room, operator or not, the last seq said when
+    it entered that room (nothing before is missed), and when the session ended (None while
+    it is open, `session` then being it)."""
 
-    __slots__ = ('hash', 'nick', 'room', 'operator', 'ended', 'session')
+    __slots__ = ('hash', 'nick', 'room', 'operator', 'entered', 'ended', 'session')
 
-    def __init__(self, hash, nick, room, operator, ended=None, session=None):
+    def __init__(self, hash, nick, room, operator, entered, ended=None, session=None):
         self.hash = hash
         self.nick = nick
         self.room = room
         self.operator = operator
+        self.entered = entered
         self.ended = ended
         self.session = session
 
@@ -53,27 +55,31 @@ class Resumes(dict):
     def restore(self, rows, now):
         """Take up the codes a database kept: (hash, nick, room, operator, ended) rows; a
         session still open when the server stopped (killed, say) ended now."""
-        for hash, nick, room, operator, ended in rows:
-            self[hash] = Resumable(hash, nick, room, bool(operator),
+        for hash, nick, room, operator, entered, ended in rows:
+            self[hash] = Resumable(hash, nick, room, bool(operator), entered,
                                    now if ended is None else ended)
             if ended is None:
                 self._keep(self[hash])
         self.expire(now)
 
-    def issue(self, session):
-        """Give session a new code (its old one, if any, is forgotten); return the code."""
+    def issue(self, session, last_seq):
+        """Give session a new code (its old one, if any, is forgotten); return the code.
+        last_seq: the seq of the last line said so far."""
         self.forget(session)
         code = secrets.token_urlsafe(16)
         resumable = Resumable(digest(code), session.client_name, session.room.name,
-                              session.operator, session=session)
+                              session.operator, last_seq, session=session)
         self[resumable.hash] = session.resumable = resumable
         self._keep(resumable)
         return code
 
-    def moved(self, session):
-        """The session's nickname, room or operator status changed: its code follows."""
+    def moved(self, session, last_seq):
+        """The session's nickname, room or operator status changed: its code follows.
+        last_seq: the seq of the last line said so far."""
         resumable = getattr(session, 'resumable', None)
         if resumable is not None and session.room is not None:
+            if resumable.room != session.room.name:
+                resumable.entered = last_seq
             resumable.nick = session.client_name
             resumable.room = session.room.name
             resumable.operator = session.operator
@@ -122,9 +128,9 @@ class Resumes(dict):
 
     def _keep(self, resumable):
         if self.store is not None:
-            self.store.keep('INSERT OR REPLACE INTO resumes VALUES (?, ?, ?, ?, ?)',
+            self.store.keep('INSERT OR REPLACE INTO resumes VALUES (?, ?, ?, ?, ?, ?)',
                             resumable.hash, resumable.nick, resumable.room,
-                            int(resumable.operator), resumable.ended)
+                            int(resumable.operator), resumable.entered, resumable.ended)
 
     def _drop(self, hash):
         if self.store is not None:

@@ -295,7 +295,7 @@ class Hall(Room):
         session.operator = operator
         self.server.users[nickname_key(name)] = session
         log.info('%s logged in as %s%s', session.peer, name, ' (operator)' if operator else '')
-        session.resume_code = self.server.resumes.issue(session)
+        session.resume_code = self.server.resumes.issue(session, self.server.last_seq())
 
     def do_resume(self, session, line):
         if session.client_name:
@@ -310,12 +310,14 @@ class Hall(Room):
             return
         resumable = resumes.find(code, time.time())
         if resumable is None:          # a code counts as a password does
-            classroom.wrong(session, 'resume code', 'That resume code is unknown or expired.')
+            classroom.wrong(session, 'resume code', notice(
+                'That resume code is unknown or expired.', 'refused', reason='unknown'))
             return
         holder = self.server.users.get(nickname_key(resumable.nick))
         if holder is not None and holder is not resumable.session:
-            session.push('The nickname %s is taken now: log in with another, /login '
-                         '<nickname>.' % resumable.nick)
+            session.push(notice('The nickname %s is taken now: log in with another, /login '
+                                '<nickname>.' % resumable.nick, 'refused', reason='taken',
+                                nick=resumable.nick))
             return
         resumes.take(resumable)        # good once
         if holder is not None:         # its old connection, not known to be gone yet
@@ -326,8 +328,8 @@ class Hall(Room):
         session.push(notice('Welcome back, %s!' % resumable.nick, 'login',
                             nick=resumable.nick))
         since = whole_number(since.strip())
-        if since is not None:
-            self.send_missed(session, resumable.room, since)
+        if since is not None:          # nothing said before it entered its room is missed
+            self.send_missed(session, resumable.room, max(since, resumable.entered))
         rooms = {room.name: room for room in (self.server.python, self.server.write,
                                               self.server.pm)}
         if resumable.room in rooms:

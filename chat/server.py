@@ -77,7 +77,8 @@ class Server(Listener):
         self.resumes = Resumes(resume_seconds, store)    # the resume codes (chat/resume.py)
         self.store = store             # the database (chat/store.py), or None: memory only
         self.found = None              # what the database held at start, for the log
-        self.next_seq = itertools.count(self.restore() + 1).__next__   # the next line's seq
+        self.restored_seq = self.restore()      # the last seq a database kept, or 0
+        self.next_seq = itertools.count(self.restored_seq + 1).__next__   # the next line's
 
     def restore(self):
         """Take up what the database kept, if there is one; return the last seq given."""
@@ -97,6 +98,10 @@ class Server(Listener):
         self.found = self.store.found(kept.count, len(self.classroom.bans),
                                       len(self.classroom.muted))
         return kept.seq
+
+    def last_seq(self):
+        """The seq of the last line said, or of the last one a database kept."""
+        return self.recent[-1].fields['seq'] if self.recent else self.restored_seq
 
     def handle_accepted(self, sock, addr):
         """Make a session of a new connection, or refuse it if the limits say so."""

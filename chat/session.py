@@ -94,7 +94,7 @@ class ChatSession(Channel):
         """The session's nickname, room, operator status or mute changed: its resume code
         follows, and a chat.events client is told."""
         if self.client_name and self.room is not None:
-            self.server.resumes.moved(self)
+            self.server.resumes.moved(self, self.server.last_seq())
         self.tell_status()
 
     def tell_status(self):

@@ -64,6 +64,7 @@ CREATE TABLE resumes (
     nick TEXT NOT NULL,
     room TEXT NOT NULL,
     operator INTEGER NOT NULL,
+    entered INTEGER NOT NULL,      -- the last seq said when the session entered its room
     ended REAL                     -- Unix time the session ended; NULL: still open
 );
 CREATE TABLE counters (
@@ -132,7 +133,7 @@ class Store:
         loaded.bans = dict(db.execute('SELECT address, until FROM bans'))
         loaded.mutes = {nick for (nick,) in db.execute('SELECT nick FROM mutes')}
         loaded.resumes = db.execute(
-            'SELECT hash, nick, room, operator, ended FROM resumes').fetchall()
+            'SELECT hash, nick, room, operator, entered, ended FROM resumes').fetchall()
         return loaded
 
     def said_since(self, seq, room, most):

@@ -70,7 +70,7 @@ class Classroom:
             return False
         if hmac.compare_digest(given.encode('utf-8'), password.encode('utf-8')):
             return True
-        self.wrong(session, 'password', 'Wrong password.')
+        self.wrong(session, 'password', notice('Wrong password.', 'refused', reason='wrong'))
         return False
 
     def may_try(self, session):
@@ -78,7 +78,8 @@ class Classroom:
         few tries a second; past them, it is told to wait, and its next line waits."""
         if self.tries.take(session.address_key, self.clock()):
             return True
-        session.push('Too many password tries from your address: try again in a moment.')
+        session.push(notice('Too many password tries from your address: try again in a '
+                            'moment.', 'refused', reason='busy'))
         session.slow_down(1.0)
         return False
 

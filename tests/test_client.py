@@ -324,6 +324,130 @@ def test_the_server_going_away_shows_in_the_status_line(window, chat_server):
     assert 'shutting down' in text_of(window)
 
 
+def drop(server, nickname):
+    """Cut nickname's connection at the server's end, as a dropped Wi-Fi or a server that
+    lost track of it would: the window sees its connection end with no word why."""
+    [session] = [each for each in list(server.server.users.values())
+                 if each.client_name == nickname]
+    session.socket.shutdown(socket.SHUT_RDWR)
+
+
+def in_python_with_a_code(app, nickname):
+    """Log the window in as nickname, into python, until it holds its resume code."""
+    log_in(app, nickname)
+    app.buttons['/python'].invoke()
+    until(app, lambda: app.root.title() == 'chat: %s in python' % nickname, 'the room')
+    until(app, lambda: '/online' in app.buttons, "the room's buttons")
+    until(app, lambda: app.resume_code is not None, 'the resume code')
+
+
+def stays_out(app, server_client, nickname):
+    """The window offers Reconnect and tries nothing by itself: nothing is scheduled,
+    and past the first wait a drop would have, the server has no nickname."""
+    until(app, lambda: app.reconnect_button.winfo_ismapped(), 'the Reconnect button')
+    assert app._retry is None and app.resume_code is None
+    deadline = time.monotonic() + chat_client.RETRY_FIRST * (1 + chat_client.RETRY_JITTER) + 0.5
+    while time.monotonic() < deadline:          # the window's loop runs meanwhile
+        app.root.update()
+        time.sleep(0.01)
+    assert app.sock is None
+    assert not any(line.startswith(nickname + ' in ') for line in server_client.ask('/who'))
+
+
+def test_a_dropped_connection_comes_back_by_itself_in_the_same_room(window, chat_server,
+                                                                    login):
+    in_python_with_a_code(window, 'alice')
+    code = window.resume_code
+    assert 'resume code' not in text_of(window) and code not in text_of(window)
+    bob = login('bob', 'python')
+    drop(chat_server, 'alice')
+    until(window, lambda: window.status.get().startswith('Connection lost'), 'the loss')
+    assert 'Connecting again in' in window.status.get()
+    assert bob.expect('alice left the room.')
+    shows(window, 'Welcome back, alice!')
+    assert bob.expect('alice entered the room.')
+    shows(window, '(connected again as alice)')
+    until(window, lambda: window.root.title() == 'chat: alice in python', 'the room again')
+    assert window.status.get().startswith('Connected again to 127.0.0.1')
+    assert not window.reconnect_button.winfo_ismapped()
+    bob.send('welcome back, alice')
+    shows(window, 'bob: welcome back, alice')
+    type_line(window, 'thanks bob, I am back')
+    assert bob.expect('alice:')[-1] == 'alice: thanks bob, I am back'
+    until(window, lambda: window.resume_code not in (None, code), 'a new resume code')
+    conversation = text_of(window)
+    assert conversation.count('Welcome, alice!') == 1, conversation
+    assert 'resume code' not in conversation and window.resume_code not in conversation
+    assert code not in conversation and code not in window.status.get()
+    drop(chat_server, 'alice')                 # and again, with the new code
+    until(window, lambda: text_of(window).count('(connected again as alice)') == 2,
+          'a second return')
+    assert bob.expect('alice entered the room.')
+
+
+def test_a_kicked_window_does_not_come_back(window_onto):
+    window, server = window_onto(op_password=OP_PASSWORD)
+    in_python_with_a_code(window, 'alice')
+    teacher = Client(server.port)
+    try:
+        teacher.expect('/login')
+        teacher.send('/login teacher')
+        teacher.expect('Welcome, teacher!')
+        assert 'operator' in teacher.ask('/op ' + OP_PASSWORD)[-1]
+        teacher.send('/kick alice talking too much')
+        teacher.expect('alice was kicked.')
+        shows(window, 'You were kicked by teacher: talking too much')
+        until(window, lambda: window.status.get().startswith('Connection lost'), 'the loss')
+        stays_out(window, teacher, 'alice')
+        assert 'Welcome back' not in text_of(window)
+    finally:
+        teacher.close()
+
+
+def test_after_a_logout_the_window_stays_out_and_reconnect_logs_in(window, login):
+    in_python_with_a_code(window, 'alice')
+    window.buttons['/logout'].invoke()
+    shows(window, 'Goodbye!')
+    stays_out(window, login('bob'), 'alice')
+    window.reconnect_button.invoke()
+    until(window, lambda: text_of(window).count('Welcome, alice!') == 2, 'a new login')
+    assert 'unknown or expired' not in text_of(window)      # no void code was tried
+
+
+def test_a_code_the_server_does_not_know_falls_back_to_logging_in(window, chat_server):
+    in_python_with_a_code(window, 'alice')
+    window.resume_code = 'forgotten-by-a-restart'   # as a server without --db forgets it
+    drop(chat_server, 'alice')
+    shows(window, 'That resume code is unknown or expired.')
+    until(window, lambda: text_of(window).count('Welcome, alice!') == 2, 'a new login')
+    assert window.root.title() == 'chat: alice in hall'
+    assert 'Welcome back' not in text_of(window) and 'forgotten' not in text_of(window)
+    until(window, lambda: window.resume_code not in (None, 'forgotten-by-a-restart'),
+          'a new resume code')
+
+
+def test_a_nickname_taken_meanwhile_is_told_and_another_can_be_chosen(window, chat_server,
+                                                                      login):
+    in_python_with_a_code(window, 'alice')
+    bob = login('bob', 'python')
+    drop(chat_server, 'alice')
+    bob.expect('alice left the room.')
+    other = login('alice')                     # before the window is back
+    shows(window, 'The nickname alice is taken now')
+    assert window.resume_code is None and window._retry is None
+    type_line(window, '/login alice2')
+    shows(window, 'Welcome, alice2!')
+    other.close()
+
+
+def test_after_a_shutdown_it_waits_for_reconnect_and_keeps_the_code(window, chat_server):
+    in_python_with_a_code(window, 'alice')
+    chat_server.stop()
+    shows(window, 'shutting down')
+    until(window, lambda: window.reconnect_button.winfo_ismapped(), 'the Reconnect button')
+    assert window._retry is None and window.resume_code is not None
+
+
 def test_a_refused_connection_is_told_on_the_form(window):
     with socket.socket() as probe:
         probe.bind(('127.0.0.1', 0))
