@@ -53,6 +53,10 @@ one address (a school's NAT) logs in at this pace once the burst is spent."""
 ATTEMPT_BURST = 10
 """Password tries one address may make at once."""
 
+ALL_ATTEMPTS = 30
+"""Password tries compared a second over all addresses together (and at once): guessing
+does not grow with the addresses an attacker has."""
+
 
 def address_key(host):
     """What the per-address limit counts by: an IPv4 address, or an IPv6 /64."""
@@ -203,19 +207,30 @@ class PasswordTries(dict):
     burst would be whole again.
     """
 
-    def __init__(self, rate=ATTEMPT_RATE, burst=ATTEMPT_BURST):
+    def __init__(self, rate=ATTEMPT_RATE, burst=ATTEMPT_BURST, everyone=ALL_ATTEMPTS):
         super().__init__()
         self.rate = rate
         self.burst = burst
         self._idle = Deadlines(burst / rate)        # when each bucket is whole again
+        self._all = TokenBucket(everyone, everyone, -float('inf'))   # every address's
+        self._warned = -float('inf')   # when the log last said the cap over all was hit
 
     def take(self, key, now):
-        """Count a try from key at now; False if it has tried too often: refuse the try."""
+        """Count a try from key at now; False if it has tried too often, or if every
+        address together has: refuse the try."""
         bucket = self.get(key)
         if bucket is None:
             bucket = self[key] = TokenBucket(self.rate, self.burst, now)
         self._idle.add(key, now)
-        return bucket.take(now)
+        if not bucket.take(now):
+            return False
+        if self._all.take(now):
+            return True
+        if now - self._warned >= 60:
+            self._warned = now
+            log.warning('more than %g password tries a second over all addresses: the '
+                        'rest wait their turn', self._all.rate)
+        return False
 
     def next_due(self):
         """When an address may next be forgotten, or None."""

@@ -328,6 +328,17 @@ def test_an_address_gets_a_burst_of_password_tries_then_so_many_a_second():
     assert len(attempts) == 0                      # forgotten once idle
 
 
+def test_tries_over_all_addresses_are_capped_at_30_a_second_and_logged_once(caplog):
+    """Guessing from many addresses: each has its own burst, but together they get 30."""
+    caplog.set_level('WARNING', logger='chat')
+    attempts = PasswordTries()
+    tries = [attempts.take('10.0.%d.1' % n, 0.0) for n in range(200)]
+    assert tries.count(True) == 30
+    assert [attempts.take('10.1.%d.1' % n, 0.5) for n in range(20)].count(True) == 15
+    assert [attempts.take('10.2.%d.1' % n, 2.0) for n in range(31)].count(True) == 30
+    assert caplog.text.count('over all addresses') == 1      # once a minute, at most
+
+
 def test_a_wrong_password_holds_the_next_line_back_a_second(classroom):
     """Timed, because the hold is what is checked: the next reply comes a second later."""
     student = classroom('student')
