@@ -9,6 +9,7 @@ bad option, 1 for anything else.
 import argparse
 import codecs
 import errno
+import ipaddress
 import logging
 import signal
 import socket
@@ -69,6 +70,11 @@ def _rate(text):
     return value
 
 
+def _address(text):
+    return str(ipaddress.ip_address(text))
+
+
+_address.__name__ = 'IP address'
 _port.__name__ = 'port number'
 _positive.__name__ = 'positive integer'
 _count.__name__ = 'whole number'
@@ -133,6 +139,11 @@ def parse_args(argv=None):
                         metavar='SECONDS',
                         help='how long after a lost connection /resume CODE still brings '
                              'a session back (default: %(default)s)')
+    parser.add_argument('--trusted-proxy', action='append', default=[], type=_address,
+                        metavar='ADDRESS',
+                        help='a reverse proxy in front of the web port: its requests are '
+                             'counted, limited and banned under the last address of their '
+                             'X-Forwarded-For (repeatable)')
     parser.add_argument('--loop', choices=LOOPS, default=LOOPS[0],
                         help="event loop: select is the design's asyncore.loop(), which "
                              'asks every connection at every round (default: %(default)s)')
@@ -339,7 +350,8 @@ def main(argv=None):
     web = None
     if not args.no_web:
         try:
-            web = WebServer(server, args.web_port, args.host, args.web_origin)
+            web = WebServer(server, args.web_port, args.host, args.web_origin,
+                            args.trusted_proxy)
         except OSError as error:
             server.close()
             if store is not None:

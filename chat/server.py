@@ -110,26 +110,42 @@ class Server(Listener):
     def handle_out_of_descriptors(self, sock, addr):
         self.refuse(sock, addr, self.channel_class, FULL, 'out of file descriptors')
 
-    def admit(self, sock, addr, channel_class):
+    def admit(self, sock, addr, channel_class, proxy=False):
         """Make channel_class(self, sock) of a connection, or refuse it if the limits say so.
 
         Every connection counts, to whichever port it came: a chat session,
-        a browser's request for the page, a browser's chat session.
+        a browser's request for the page, a browser's chat session. A trusted
+        proxy's (proxy true) is counted under the address it is for once its
+        request says which (`rekey`), not under the proxy's.
         """
         key = address_key(addr[0])
-        if self.classroom.banned(key):
-            self.refuse(sock, addr, channel_class, BANNED, '%s is banned' % key, 403)
-            return
-        if len(self.sessions) >= self.limits.max_clients:
-            self.refuse(sock, addr, channel_class, FULL,
-                        'server full (%d clients)' % self.limits.max_clients)
-            return
-        same = self._addresses.get(key, 0)
-        if self.limits.max_per_address and same >= self.limits.max_per_address:
-            self.refuse(sock, addr, channel_class, TOO_MANY,
-                        'too many connections from %s (%d)' % (key, same))
+        refusal = self.refusal(key, proxy)
+        if refusal is not None:
+            self.refuse(sock, addr, channel_class, *refusal)
             return
         self.enroll(channel_class(self, sock), key)
+
+    def refusal(self, key, proxy=False):
+        """Why a new connection from the address key is refused, (reply, reason for the
+        log, HTTP status); or None: it may come in."""
+        if self.classroom.banned(key):
+            return BANNED, '%s is banned' % key, 403
+        if len(self.sessions) >= self.limits.max_clients:
+            return FULL, 'server full (%d clients)' % self.limits.max_clients, 503
+        same = self._addresses.get(key, 0)
+        if not proxy and self.limits.max_per_address and same >= self.limits.max_per_address:
+            return TOO_MANY, 'too many connections from %s (%d)' % (key, same), 503
+        return None
+
+    def rekey(self, channel, key):
+        """Count channel under the address key from now on (the one a trusted proxy says
+        it is for); return why that address is refused, as `refusal` does, or None."""
+        self.forget(channel)
+        refusal = self.refusal(key)
+        self.enroll(channel, key)
+        if refusal is not None:
+            self.refusals.refused(channel.peer, refusal[1], self.schedule.clock())
+        return refusal
 
     def enroll(self, channel, key):
         """Count a new channel under its address key, until `forget`."""

@@ -31,6 +31,7 @@ import urllib.parse
 from .channel import Channel
 from .framing import Framing
 from .listener import Listener
+from .limits import address_key
 from .server import FULL
 from .session import ChatSession
 from .websocket import EventSocket, WebSocket, accept_key
@@ -161,6 +162,7 @@ class Request(Channel):
 
     def __init__(self, server, sock):
         Channel.__init__(self, server, sock)
+        self.proxied = bool(self.addr) and self.addr[0] in server.web.proxies
         log.debug('%s connected to the web port', self.peer)
         self.schedule.requests.add(self, self.schedule.clock())
         self.set_terminator(b'\r\n\r\n')
@@ -186,6 +188,13 @@ class Request(Channel):
             self.answer(error(400, 'a malformed request'))
             return
         method, path, version, headers = parsed
+        if self.proxied:               # a trusted proxy's: the address it is for counts
+            refusal = self.server.rekey(self, forwarded_key(headers.get('x-forwarded-for'),
+                                                            self.address_key))
+            if refusal is not None:
+                reply, _, status = refusal
+                self.answer(error(status, reply))
+                return
         if not self.server.web.serves(headers.get('host')):
             log.info('%s refused: a request for %s, not a name of this server', self.peer,
                      headers.get('host'))
@@ -272,6 +281,17 @@ class Request(Channel):
             log.debug('%s closed: %s', self.peer, self.reason or 'closed by the client')
 
 
+def forwarded_key(value, proxy_key):
+    """The address key a trusted proxy's request is for: the last address in its
+    X-Forwarded-For (the one the proxy itself added); the proxy's own key where there is
+    none, or it is not an address."""
+    last = (value or '').rsplit(',', 1)[-1].strip()
+    try:
+        return address_key(str(ipaddress.ip_address(last)))
+    except ValueError:
+        return proxy_key
+
+
 def valid_key(key):
     """Whether key is a Sec-WebSocket-Key: 16 bytes, in base64 (4.1)."""
     try:
@@ -285,10 +305,12 @@ class WebServer(Listener):
 
     channel_class = Request
 
-    def __init__(self, server, port, host, origins=()):
+    def __init__(self, server, port, host, origins=(), proxies=()):
         Listener.__init__(self, host, port, server.map)
         self.server = server
         self.origins = set(origins)    # pages elsewhere allowed to chat here (--web-origin)
+        # Reverse proxies whose X-Forwarded-For says whom a request is for (--trusted-proxy).
+        self.proxies = {str(ipaddress.ip_address(proxy)) for proxy in proxies}
         # The names a request may ask for (Host), besides an IP address: DNS rebinding
         # gives a page elsewhere this server's address under that page's own name.
         self.names = {'localhost', host.lower()} | {
@@ -323,8 +345,9 @@ class WebServer(Listener):
                                      or origin in self.origins)
 
     def handle_accepted(self, sock, addr):
-        """Each connection goes to the chat server's limits, as a Request."""
-        self.server.admit(sock, addr, self.channel_class)
+        """Each connection goes to the chat server's limits, as a Request (a trusted
+        proxy's is counted once its request says for whom)."""
+        self.server.admit(sock, addr, self.channel_class, addr[0] in self.proxies)
 
     def handle_out_of_descriptors(self, sock, addr):
         self.server.refuse(sock, addr, self.channel_class, FULL, 'out of file descriptors')

@@ -151,13 +151,14 @@ class ServerThread:
     """
 
     def __init__(self, server_class=StrictServer, loop=LOOPS[0], prepare=None, web=False,
-                 origins=(), password=None, op_password=None, host='127.0.0.1', **limits):
+                 origins=(), password=None, op_password=None, host='127.0.0.1', proxies=(),
+                 **limits):
         limits = Limits(**limits).capped(capacity(loop))
         self.server = server_class(0, host, limits=limits, password=password,
                                    op_password=op_password)
         self.port = self.server.socket.getsockname()[1]
         if web:
-            self.web = StrictWebServer(self.server, 0, host, origins)
+            self.web = StrictWebServer(self.server, 0, host, origins, proxies)
             self.web_port = self.web.socket.getsockname()[1]
         self.loop = make_loop(self.server, loop)
         if prepare is not None:
@@ -601,14 +602,15 @@ class WebClient(Client):
     protocols = None
     """The subprotocols its upgrade offers (Sec-WebSocket-Protocol), if any."""
 
-    def __init__(self, port, host='127.0.0.1', source=None, origin=None, upgrade=True):
+    def __init__(self, port, host='127.0.0.1', source=None, origin=None, upgrade=True,
+                 extra=''):
         super().__init__(port, host, source)
         self.pongs = []
         self.close_code = None
         self.raw_buffer = b''
         self.head_text = None
         if upgrade:
-            extra = 'Origin: %s\r\n' % origin if origin else ''
+            extra += 'Origin: %s\r\n' % origin if origin else ''
             if self.protocols:
                 extra += 'Sec-WebSocket-Protocol: %s\r\n' % self.protocols
             self.sock.sendall(UPGRADE.format(host='%s:%d' % (host, port),

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import (TIMEOUT, UPGRADE, client_frame,
+from conftest import (TIMEOUT, UPGRADE, WebClient, client_frame,
                       log_in, read_to_end)
 
 from chat.web import FILES, PAGE_DIR
@@ -303,3 +303,48 @@ def test_a_web_port_in_use_stops_the_start_in_one_line(program):
     lines = done.stderr.decode().strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1
     assert str(port) in lines[0] and 'in use' in lines[0] and '--web-port' in lines[0]
+
+
+# ---- behind a reverse proxy
+
+def forwarded(port, address):
+    """A WebClient that comes, as a trusted proxy says, from address (X-Forwarded-For)."""
+    return WebClient(port, extra='X-Forwarded-For: 203.0.113.9, %s\r\n' % address)
+
+
+def test_behind_a_trusted_proxy_each_address_is_counted_limited_and_banned(make_server):
+    running = make_server(web=True, proxies=['127.0.0.1'], max_per_address=2,
+                          op_password='sesame')
+    port = running.web_port
+    opened = []
+    try:
+        teacher = forwarded(port, '10.0.0.1')
+        opened.append(teacher)
+        log_in(teacher, 'teacher')
+        teacher.ask('/op sesame')
+        first, second = forwarded(port, '10.0.0.5'), forwarded(port, '10.0.0.5')
+        opened += [first, second]
+        log_in(first, 'student')
+        head, body = upgrade(port, 'X-Forwarded-For: 10.0.0.5\r\n')
+        assert head.startswith('HTTP/1.1 503') and b'too many' in body    # 10.0.0.5's
+        other = forwarded(port, '10.0.0.6')                # the class is not one address
+        opened.append(other)
+        log_in(other, 'other')
+        assert 'banned' in teacher.ask('/ban student')[-1]
+        assert teacher.ask('/bans')[-1].startswith('10.0.0.5 ')
+        head, body = upgrade(port, 'X-Forwarded-For: 10.0.0.5\r\n')
+        assert head.startswith('HTTP/1.1 403') and b'banned' in body
+        assert other.ask('/who')[0] == 'Logged in (2):'    # teacher and other stay
+    finally:
+        for client in opened:
+            client.close()
+
+
+def test_a_request_not_from_a_trusted_proxy_is_counted_under_its_own_address(make_server):
+    running = make_server(web=True, max_per_address=1)
+    first = WebClient(running.web_port, extra='X-Forwarded-For: 10.0.0.5\r\n')
+    try:
+        head, _ = upgrade(running.web_port, 'X-Forwarded-For: 10.0.0.6\r\n')
+        assert head.startswith('HTTP/1.1 503')             # both are 127.0.0.1's
+    finally:
+        first.close()
