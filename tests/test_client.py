@@ -448,6 +448,44 @@ def test_after_a_shutdown_it_waits_for_reconnect_and_keeps_the_code(window, chat
     assert window._retry is None and window.resume_code is not None
 
 
+def test_when_the_server_stays_away_the_tries_stop_once_the_code_has_expired(display):
+    """A stand-in server, whose codes hold for 1 second: it goes away without a word,
+    and the window tries to connect again until the code has expired, then leaves it to
+    Reconnect."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen()
+    app = chat_client.ChatClient(chat_client.tk.Tk(screenName=display), '127.0.0.1',
+                                 listener.getsockname()[1])
+    try:
+        app.nick.set('tom')
+        app.connect_button.invoke()
+        server, _ = listener.accept()
+        with server:
+            server.settimeout(TIMEOUT)
+            server.sendall(b'Welcome to the chat server!\r\nLog in with: /login <nickname>\r\n')
+            until(app, lambda: app._welcomed, 'the welcome')
+            server.sendall(b'Welcome, tom! You are in the hall.\r\n')
+            until(app, lambda: app._code_asked, 'the question for the code')
+            said = b''
+            while not said.endswith(b'/resume\r\n'):
+                said += server.recv(4096)
+            assert said == b'/login tom\r\n/resume\r\n'
+            server.sendall(b'Your resume code: c0de_-X. After a lost connection, /resume '
+                           b'c0de_-X logs you in again as you are now, for 1 seconds.\r\n')
+            until(app, lambda: app.resume_code == 'c0de_-X', 'the code kept')
+            listener.close()                     # the server is gone, without a word
+        until(app, lambda: 'Connecting again in' in app.status.get(), 'a try to come')
+        until(app, lambda: 'Press Reconnect' in app.status.get(), 'the tries given up')
+        assert app._retry is None and app.sock is None
+        assert app.status.get().startswith('Cannot connect to 127.0.0.1')
+        assert app.reconnect_button.winfo_ismapped()
+        assert 'c0de' not in text_of(app)
+    finally:
+        listener.close()
+        app.quit()
+
+
 def test_a_refused_connection_is_told_on_the_form(window):
     with socket.socket() as probe:
         probe.bind(('127.0.0.1', 0))
