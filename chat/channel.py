@@ -209,13 +209,13 @@ class Channel(asynchat.async_chat):
 
         If not, the line is ignored (the channel is closing, or the line is
         empty), answered (too long), or made to wait with the rest of the read
-        until the line rate allows it.
+        until the line rate allows it. Every line counts against the rate, an
+        empty one too, and so does every WebSocket frame and telnet command that
+        ends no line: its framing gives an empty line for it (chat/framing.py).
         """
         if self._closing:
             return False               # logged out or cut: the rest of the input is ignored
-        if not line and data != TOO_LONG:
-            return False               # an empty line: no reply, and no count
-        if self._bucket is not None:   # None: the line rate is off
+        if self._bucket is not None:   # None: the line rate is off; else every line counts
             now = self.schedule.clock()
             if not self._bucket.take(now):
                 self._waiting = data + b'\n' + self.ac_in_buffer + self._waiting
@@ -223,9 +223,12 @@ class Channel(asynchat.async_chat):
                 self.schedule.turns.discard(self)     # the rate, not the round, decides now
                 self.schedule.paced.add(self, now)
                 return False
-        if not line:                   # the framing cut this line at its limit
-            self.push('Line too long (over %d bytes): it was dropped.' % self.framing.max_line)
-            log.info('%s sent a line over %d bytes: dropped', self.peer, self.framing.max_line)
+        if not line:                   # empty (no reply), or cut at the limit by the framing
+            if data == TOO_LONG:
+                self.push('Line too long (over %d bytes): it was dropped.'
+                          % self.framing.max_line)
+                log.info('%s sent a line over %d bytes: dropped', self.peer,
+                         self.framing.max_line)
             return False
         return True
 

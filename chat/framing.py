@@ -45,10 +45,12 @@ class Framing:
 
     1. `feed(data)` takes bytes received from the client and returns the
        lines they completed, each ending in LF, and nothing else; it keeps an
-       unfinished line for the next call. A line that passes `max_line` bytes
-       comes out as TOO_LONG (then LF) the moment it passes, and the rest of
-       it is dropped as it comes, so a framing never holds more than about
-       `max_line` bytes of input.
+       unfinished line for the next call. Input that ends no line (a
+       WebSocket frame, a telnet command) comes out as an empty line too: it
+       costs what a line costs against the line rate, and no more. A line
+       that passes `max_line` bytes comes out as TOO_LONG (then LF) the
+       moment it passes, and the rest of it is dropped as it comes, so a
+       framing never holds more than about `max_line` bytes of input.
     2. `finish()` is called once the client has ended its input, and returns
        the lines that end completed (an unfinished last line, for telnet).
     3. `answers`: bytes owed to the client because of what it sent (a

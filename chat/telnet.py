@@ -116,7 +116,7 @@ class Telnet(Framing):
             self._count(1, out)
             state = self._state          # passing the limit abandons a subnegotiation
             if state is _IAC:
-                self._command(byte)
+                self._command(byte, out)
             elif state is _OPTION:
                 refusal = _REFUSAL.get(self._verb)
                 if refusal is not None:
@@ -129,7 +129,7 @@ class Telnet(Framing):
                 if byte == IAC:
                     self._state = _SB        # IAC IAC: a data byte of the subnegotiation
                 else:
-                    self._command(byte)      # IAC SE, or any other command, ends it
+                    self._command(byte, out)   # IAC SE, or any other command, ends it
         return b''.join(out)
 
     def finish(self):
@@ -140,12 +140,15 @@ class Telnet(Framing):
         self._state = _DATA
         return b''.join(out)
 
-    def _command(self, byte):
-        """Act on the byte after IAC."""
+    def _command(self, byte, out):
+        """Act on the byte after IAC. A command (not IAC IAC, a data byte) costs what an
+        empty line costs: out gets one, for the line rate to count."""
         self._state = _DATA
         if byte == IAC:
             self._add(b'\xff')               # IAC IAC stands for the data byte 0xFF
-        elif byte in (WILL, WONT, DO, DONT):
+            return
+        out.append(b'\n')
+        if byte in (WILL, WONT, DO, DONT):
             self._verb = byte
             self._state = _OPTION
         elif byte == SB and not self._cut:   # a line being discarded hides no line end

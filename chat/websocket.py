@@ -117,6 +117,7 @@ class WebSocket(Framing):
         self._line = bytearray()     # the unfinished line
         self._cut = False            # the unfinished line passed the limit: discard it
         self._after_cr = False       # the message's last byte so far was CR: an LF is its pair
+        self._ended_a_line = False   # the frame being read has ended a line
 
     # ---- input
 
@@ -183,6 +184,7 @@ class WebSocket(Framing):
             self._fail(PROTOCOL_ERROR)          # a continuation of nothing, or a message in one
         else:
             self._opcode, self._left, self._offset = opcode, length, 0
+            self._ended_a_line = False
             if opcode == TEXT:
                 self._in_message = True
             if not length:
@@ -221,18 +223,22 @@ class WebSocket(Framing):
             self._cut = True
             self._line.clear()
             out.append(TOO_LONG + b'\n')
+            self._ended_a_line = True
         else:
             self._line += data
 
     def _end_line(self, out):
         if not self._cut and self._line:
             out.append(bytes(self._line) + b'\n')
+            self._ended_a_line = True
         self._line.clear()
         self._cut = False
 
     def _end_frame(self, out):
         """The frame's payload is all here: act on a control frame, or end a message."""
         opcode, self._opcode = self._opcode, None
+        if opcode in _CONTROL and opcode != CLOSE:
+            out.append(b'\n')          # a ping or a pong costs what an empty line costs
         if opcode in _CONTROL:
             payload, self._control = bytes(self._control), bytearray()
             if opcode == PING:
@@ -241,6 +247,8 @@ class WebSocket(Framing):
                 self._closed_by_client(payload)
             return
         if not self._fin:
+            if not self._ended_a_line:
+                out.append(b'\n')      # a fragment that ends no line costs as an empty one
             return                              # more of the message is to come
         self._in_message = False
         self._after_cr = False
@@ -251,6 +259,8 @@ class WebSocket(Framing):
             self._fail(INVALID_DATA)            # the message ended inside a character
             return
         self._end_line(out)                     # the end of a message ends its last line
+        if not self._ended_a_line:
+            out.append(b'\n')          # an empty message costs as an empty line
 
     def _closed_by_client(self, payload):
         """Answer a close: with the client's own code, or with the one its frame deserves."""

@@ -141,7 +141,8 @@ def test_a_client_frame_is_what_chats_framing_reads():
     for size in (0, 1, 3, 4, 5, 125, 126, 127, 65535, 65536, 70001):
         payload = bytes(97 + n % 26 for n in range(size))
         framing = WebSocket(max_line=10 ** 6)
-        assert framing.feed(loadgen.ws_frame(payload)) == (payload + b'\n' if size else b'')
+        # An empty message ends no line: it comes out as an empty one, its cost.
+        assert framing.feed(loadgen.ws_frame(payload)) == payload + b'\n'
         assert not framing.ended
     frames = loadgen.WsConn.frame(b'/login a\n/python\n')
     assert WebSocket().feed(frames) == b'/login a\n/python\n'

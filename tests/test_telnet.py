@@ -11,10 +11,28 @@ IAC, DO, DONT, WILL, WONT, SB, SE = 255, 253, 254, 251, 252, 250, 240
 
 
 def feed(*chunks, max_line=4096):
-    """Feed the chunks one by one; return (the lines out, the answers owed)."""
+    """Feed the chunks one by one; return (the lines out, the answers owed). The empty
+    lines by which commands cost what a line costs are left out: see costs()."""
     reader = Telnet(max_line)
     out = b''.join(reader.feed(chunk) for chunk in chunks)
-    return out.split(b'\n')[:-1], bytes(reader.answers)
+    return [line for line in out.split(b'\n')[:-1] if line], bytes(reader.answers)
+
+
+def costs(*chunks):
+    """The empty lines the chunks give: what they cost against the line rate, beyond their
+    lines (every command but IAC IAC, and every empty line typed)."""
+    reader = Telnet()
+    return b''.join(reader.feed(chunk) for chunk in chunks).split(b'\n')[:-1].count(b'')
+
+
+@pytest.mark.parametrize('data, count', [
+    (b'hello\r\n', 0), (b'\r\n\r\n', 2), (bytes([IAC, 241]), 1), (bytes([IAC, IAC]), 0),
+    (bytes([IAC, DO, 1, IAC, WILL, 31]), 2), (bytes([IAC, SB, 24, 1, IAC, SE]), 2),
+    (bytes([IAC, 241]) * 500, 500), (b'a' + bytes([IAC, 241]) + b'b\n', 1),
+])
+def test_every_command_costs_what_a_line_costs(data, count):
+    assert costs(data) == count
+    assert costs(*[data[i:i + 1] for i in range(len(data))]) == count    # however it comes
 
 
 @pytest.mark.parametrize('end', [b'\r\n', b'\n', b'\r\0', b'\r'])
@@ -113,14 +131,14 @@ def test_erased_bytes_still_count_toward_the_limit():
 def test_endless_subnegotiation_is_cut_and_holds_no_memory():
     reader = Telnet(100)
     out = reader.feed(bytes([IAC, SB, 24]) + b'x' * 10000)
-    assert out == TOO_LONG + b'\n'
+    assert out == b'\n' + TOO_LONG + b'\n'       # the command's cost, then the line cut
     assert len(reader._line) == 0
 
 
 def test_subnegotiation_past_the_limit_is_abandoned_at_the_next_line_end():
     reader = Telnet(100)
     out = reader.feed(bytes([IAC, SB, 24]) + b'a' * 200 + b'\r\n/help\r\n')
-    assert out == TOO_LONG + b'\n' + b'/help\n'
+    assert out == b'\n' + TOO_LONG + b'\n' + b'/help\n'
 
 
 def test_subnegotiation_cannot_start_inside_a_discarded_line():

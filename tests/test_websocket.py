@@ -20,9 +20,28 @@ from chat.websocket import (BINARY, CLOSE, CONTINUATION, INVALID_DATA, PING, PON
 
 
 def feed(data, max_line=64):
-    """Feed data to a new reader at once; return (lines, the reader)."""
+    """Feed data to a new reader at once; return (lines, the reader). The empty lines by
+    which frames that end no line cost what a line costs are left out: see costs()."""
     reader = WebSocket(max_line)
-    return reader.feed(data), reader
+    out = reader.feed(data)
+    return b''.join(line + b'\n' for line in out.split(b'\n')[:-1] if line), reader
+
+
+def costs(data):
+    """The empty lines data gives: what its frames that end no line cost."""
+    return WebSocket().feed(data).split(b'\n')[:-1].count(b'')
+
+
+@pytest.mark.parametrize('data, count', [
+    (client_frame(b'one line'), 0), (client_frame(b'a\nb\nc'), 0),
+    (client_frame(b''), 1), (client_frame(b'\r\n\n'), 1), (client_frame(b'x', PING), 1),
+    (client_frame(b'', PONG), 1), (client_frame(b'x', PING) * 300, 300),
+    (client_frame(b'h', fin=False) + client_frame(b'i', CONTINUATION), 1),
+    (client_frame(b'h', fin=False) + client_frame(b'', CONTINUATION, fin=False)
+     + client_frame(b'i', CONTINUATION), 2),
+])
+def test_every_frame_that_ends_no_line_costs_what_a_line_costs(data, count):
+    assert costs(data) == count
 
 
 def closing_code(data):
@@ -168,7 +187,7 @@ def test_nothing_after_a_malformed_frame_is_read(name):
 
 def test_the_end_of_the_connection_ends_the_input_and_drops_an_unfinished_message():
     reader = WebSocket()
-    assert reader.feed(client_frame(b'half', fin=False)) == b''
+    assert reader.feed(client_frame(b'half', fin=False)) == b'\n'     # its cost, no line
     assert reader.finish() == b'' and reader.ended and not reader.answers
 
 
