@@ -115,7 +115,10 @@ class Resumes(dict):
         return resumable
 
     def take(self, resumable):
-        """Use a code: it is void from now on."""
+        """Use a code: it is void from now on, and its session (if it is still open) no
+        longer has one."""
+        if resumable.session is not None:
+            resumable.session.resumable = None
         self.pop(resumable.hash, None)
         self._drop(resumable.hash)
 
@@ -127,11 +130,9 @@ class Resumes(dict):
             self._drop(key)
 
     def _keep(self, resumable):
-        if self.store is not None:
-            self.store.keep('INSERT OR REPLACE INTO resumes VALUES (?, ?, ?, ?, ?, ?)',
-                            resumable.hash, resumable.nick, resumable.room,
-                            int(resumable.operator), resumable.entered, resumable.ended)
+        if self.store is not None and resumable.hash in self:   # not a code used since
+            self.store.keep_code(resumable)
 
     def _drop(self, hash):
         if self.store is not None:
-            self.store.keep('DELETE FROM resumes WHERE hash = ?', hash)
+            self.store.drop_code(hash)

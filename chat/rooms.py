@@ -199,8 +199,10 @@ class Room(OperatorCommands, CommandHandler):
             session.push('... and %d more.' % (len(users) - WHO_LIMIT))
 
     def do_resume(self, session, line):
-        """resume <code> [seq]: come back, after a lost connection, as the session a resume
-        code stands for; with no code, tells you yours."""
+        """resume: your resume code, which brings you back as you are after a lost connection.
+
+        Before login, in the hall: /resume <code> [seq] (Hall.do_resume).
+        """
         if line:
             session.push('You are logged in already, as %s.' % session.client_name)
         else:
@@ -298,6 +300,7 @@ class Hall(Room):
         session.resume_code = self.server.resumes.issue(session, self.server.last_seq())
 
     def do_resume(self, session, line):
+        """resume <code> [seq]: come back as you were before a lost connection."""
         if session.client_name:
             super().do_resume(session, line)
             return
@@ -321,7 +324,6 @@ class Hall(Room):
             return
         resumes.take(resumable)        # good once
         if holder is not None:         # its old connection, not known to be gone yet
-            holder.resumable = None
             holder.logout()
             holder.close_when_done('resumed on another connection')
         self.log_in(session, resumable.nick, resumable.operator)
@@ -335,6 +337,7 @@ class Hall(Room):
         if resumable.room in rooms:
             session.enter(rooms[resumable.room])
         else:
+            session.push('You are in the hall. Rooms: /python, /write, /pm.')
             session.changed()
             session.tell_commands()
             self.members_changed()

@@ -74,9 +74,10 @@ CREATE TABLE counters (
 """
 
 MIGRATIONS = {}
-"""user_version -> the SQL that takes a file of that version to the next. Version 1 is the
-first: there is nothing to migrate from yet. A change to SCHEMA adds the step from the
-version before, and raises VERSION."""
+"""The version a step reaches -> a function of the connection that takes a file of the
+version before to it (`to_version_2(db)`, say), in the transaction open. Version 1 is the
+first: there is nothing to migrate from yet. A change to SCHEMA raises VERSION and adds the
+step to it, tested from a file of the version before."""
 
 KEEP_DAYS = 30
 """Days a line said is kept (--keep-days); 0 keeps everything."""
@@ -160,9 +161,28 @@ class Store:
 
     # ---- writing, a round at a time
 
-    def keep(self, sql, *values):
-        """Queue a change (a ban, a mute, a resume code) for the round's write."""
-        self.changes.append((sql, values))
+    def ban(self, key, until):
+        """Keep a ban on the address key until the Unix time until (None: until /unban)."""
+        self.changes.append(('INSERT OR REPLACE INTO bans VALUES (?, ?)', (key, until)))
+
+    def unban(self, key):
+        self.changes.append(('DELETE FROM bans WHERE address = ?', (key,)))
+
+    def mute(self, key):
+        """Keep a mute on the nickname key."""
+        self.changes.append(('INSERT OR IGNORE INTO mutes VALUES (?)', (key,)))
+
+    def unmute(self, key):
+        self.changes.append(('DELETE FROM mutes WHERE nick = ?', (key,)))
+
+    def keep_code(self, resumable):
+        """Keep what a resume code stands for (chat/resume.py), by its hash."""
+        self.changes.append(('INSERT OR REPLACE INTO resumes VALUES (?, ?, ?, ?, ?, ?)', (
+            resumable.hash, resumable.nick, resumable.room, int(resumable.operator),
+            resumable.entered, resumable.ended)))
+
+    def drop_code(self, hash):
+        self.changes.append(('DELETE FROM resumes WHERE hash = ?', (hash,)))
 
     def write(self):
         """Write the round's changes in one transaction: the lines said since the last
@@ -279,9 +299,9 @@ def open_checked(path):
                 db.execute('PRAGMA application_id=%d' % APPLICATION_ID)
                 db.execute('PRAGMA user_version=%d' % VERSION)
         while version and version < VERSION:
+            version += 1
             with db:
-                db.executescript('BEGIN;' + MIGRATIONS[version])
-                version += 1
+                MIGRATIONS[version](db)
                 db.execute('PRAGMA user_version=%d' % version)
     except sqlite3.DatabaseError as error:        # not SQLite at all, or damaged
         db.close()

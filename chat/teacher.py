@@ -31,7 +31,7 @@ WRONG_PASSWORDS = 3
 """Wrong passwords a connection may give: the last of them closes it."""
 
 MAX_BAN_MINUTES = 7 * 24 * 60
-"""The longest ban in minutes, a week: longer ones last until the server stops anyway."""
+"""The longest ban in minutes, a week: for longer, a ban without minutes lasts until /unban."""
 
 
 class Classroom:
@@ -54,7 +54,7 @@ class Classroom:
             if until is None or until > wall:
                 self.bans[key] = None if until is None else now + (until - wall)
             else:
-                store.keep('DELETE FROM bans WHERE address = ?', key)
+                store.unban(key)
         self.muted.update(mutes)
         self.store = store
 
@@ -111,13 +111,14 @@ class Classroom:
         """Ban the address key for minutes (None: until /unban, or the server stops
         without a database)."""
         self.bans[key] = None if minutes is None else self.clock() + minutes * 60
-        self._keep('INSERT OR REPLACE INTO bans VALUES (?, ?)', key,
-                   None if minutes is None else time.time() + minutes * 60)
+        if self.store is not None:
+            self.store.ban(key, None if minutes is None else time.time() + minutes * 60)
 
     def unban(self, key):
         """Lift the ban on the address key."""
         del self.bans[key]
-        self._keep('DELETE FROM bans WHERE address = ?', key)
+        if self.store is not None:
+            self.store.unban(key)
 
     def is_muted(self, name):
         """Whether the nickname name, in any case, is muted."""
@@ -126,12 +127,14 @@ class Classroom:
     def mute(self, name):
         """Mute the nickname name, in any case, until unmute."""
         self.muted.add(nickname_key(name))
-        self._keep('INSERT OR IGNORE INTO mutes VALUES (?)', nickname_key(name))
+        if self.store is not None:
+            self.store.mute(nickname_key(name))
 
     def unmute(self, name):
         """Let the nickname name be heard again."""
         self.muted.discard(nickname_key(name))
-        self._keep('DELETE FROM mutes WHERE nick = ?', nickname_key(name))
+        if self.store is not None:
+            self.store.unmute(nickname_key(name))
 
     def rename(self, old, new):
         """A user changed nickname: a mute goes with them."""
@@ -139,9 +142,6 @@ class Classroom:
             self.unmute(old)
             self.mute(new)
 
-    def _keep(self, sql, *values):
-        if self.store is not None:
-            self.store.keep(sql, *values)
 
 
 class OperatorCommands:
@@ -251,8 +251,8 @@ class OperatorCommands:
         minutes = minutes.strip()
         number = whole_number(minutes)
         if minutes and not (number is not None and 1 <= number <= MAX_BAN_MINUTES):
-            session.push('Minutes are a whole number from 1 to %d (a week); none: until the '
-                         'server stops.' % MAX_BAN_MINUTES)
+            session.push('Minutes are a whole number from 1 to %d (a week); none: until '
+                         '/unban.' % MAX_BAN_MINUTES)
             return
         target = self.find_target(session, name, 'ban')
         if target is None:
@@ -284,7 +284,7 @@ class OperatorCommands:
         now = classroom.clock()
         for key in bans:
             end = classroom.bans[key]
-            session.push('%s %s' % (key, 'until the server stops' if end is None else
+            session.push('%s %s' % (key, 'until /unban' if end is None else
                                     'for %d more minutes' % -(-(end - now) // 60)))
 
     @operator_only
