@@ -6,6 +6,7 @@ student's machine where the ban needs one.
 """
 
 import logging
+import signal
 import socket
 import subprocess
 import sys
@@ -399,3 +400,37 @@ def test_a_login_is_logged_with_its_address(classroom, caplog):
     classroom('student')
     assert any(record.getMessage().endswith('logged in as student')
                and record.getMessage().startswith('127.0.0.1:') for record in caplog.records)
+
+
+def test_a_password_file_saved_with_a_byte_order_mark_is_read_without_it(program, client,
+                                                                       tmp_path):
+    """Notepad saves UTF-8 with a byte-order mark: the password is what follows it."""
+    secret = tmp_path / 'class'
+    secret.write_bytes(b'\xef\xbb\xbfotter-4\r\n')
+    server = program('--port', '0', '--no-web', '--password-file', str(secret))
+    student = client(server.port())
+    student.expect('/login')
+    assert student.ask('/login amy otter-4')[0].startswith('Welcome, amy')
+
+
+@pytest.mark.skipif(not hasattr(signal, 'SIGHUP'), reason='Windows has no SIGHUP')
+def test_sighup_reads_the_password_files_again_and_a_broken_one_keeps_the_old(program,
+                                                                              client, tmp_path):
+    secret = tmp_path / 'class'
+    secret.write_text('leaked\n')
+    server = program('--port', '0', '--no-web', '--password-file', str(secret))
+    port = server.port()
+    secret.write_text('fresh\n')
+    server.process.send_signal(signal.SIGHUP)
+    server.expect('SIGHUP: read the password files')
+    for password, works in (('leaked', False), ('fresh', True)):
+        student = client(port)
+        student.expect('/login')
+        assert student.ask('/login amy %s' % password)[0].startswith('Welcome') == works
+        student.close()
+    secret.write_text('')              # a broken file: the class keeps its password
+    server.process.send_signal(signal.SIGHUP)
+    assert 'nothing changed' in server.expect('SIGHUP: cannot use .*').group(0)
+    student = client(port)
+    student.expect('/login')
+    assert student.ask('/login bea fresh')[0].startswith('Welcome, bea')
