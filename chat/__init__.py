@@ -19,37 +19,42 @@ Beside the design:
 6. chat/teacher.py   The teacher's controls: Classroom, the class's
                      passwords, bans and mutes; OperatorCommands, the
                      operators' do_* commands every room takes.
+7. chat/resume.py    Resumes: the resume codes that bring a dropped
+                     session back as it was (/resume).
+8. chat/store.py     Store: the SQLite database (--db) that keeps the
+                     lines said, the bans, the mutes and the codes.
 
 Beneath the design:
 
-7. chat/listener.py  Listener(asyncore.dispatcher): what both listening
+9. chat/listener.py  Listener(asyncore.dispatcher): what both listening
                      ports share: listen, accept in batches, errors.
-8. chat/channel.py   Channel(asynchat.async_chat): the machinery under
+10. chat/channel.py  Channel(asynchat.async_chat): the machinery under
                      ChatSession: the framing, waiting input, the output
                      queue, the closes.
-9. chat/framing.py   Framing: the contract between a client's bytes and the
+11. chat/framing.py  Framing: the contract between a client's bytes and the
                      design's lines, and what every framing shares (the line
                      limit, clean).
-10. chat/telnet.py   Telnet(Framing), pure: telnet commands, line ends,
+12. chat/telnet.py   Telnet(Framing), pure: telnet commands, line ends,
                      the line limit.
-11. chat/schedule.py Schedule: the clock, the deadlines channels wait for,
+13. chat/schedule.py Schedule: the clock, the deadlines channels wait for,
                      the channels to flush this round.
-12. chat/limits.py   Limits, and the mechanisms that keep them: TokenBucket,
+14. chat/limits.py   Limits, and the mechanisms that keep them: TokenBucket,
                      Deadlines, Refusals, PasswordTries. Told the time.
-13. chat/loop.py     The event loops over the server's socket map.
-14. chat/__main__.py The command line: python -m chat, chat-server.
+15. chat/loop.py     The event loops over the server's socket map.
+16. chat/__main__.py The command line: python -m chat, chat-server.
+17. chat/transcript.py chat-server transcript: the lines a database kept.
 
 Beside the telnet port:
 
-15. chat/web.py      The web side: the page, and WebSession, a ChatSession
+18. chat/web.py      The web side: the page, and WebSession, a ChatSession
                      for a browser, on a second port.
-16. chat/websocket.py WebSocket(Framing), pure: a browser's frames in, lines
+19. chat/websocket.py WebSocket(Framing), pure: a browser's frames in, lines
                      out, as chat/telnet.py is for telnet.
-17. chat/client.py   chat-client: a Tk window onto the server, for machines
+20. chat/client.py   chat-client: a Tk window onto the server, for machines
                      without telnet.
 
 docs/walkthrough.md explains the design through this code; docs/protocol.md
 is the reference of what a client sees.
 """
 
-__version__ = '1.4.0'
+__version__ = '1.6.0'
