@@ -32,6 +32,7 @@ from .loop import SocketMap
 from .rooms import ChatRoom, Hall, MemberLists
 from .resume import RESUME_SECONDS, Resumes
 from .schedule import Schedule
+from .store import Said
 from .session import ChatSession
 from .teacher import Classroom
 
@@ -68,7 +69,9 @@ class Server(Listener):
         self.web = None                # the web side, if it is on
         self.sessions = set()          # every open channel, logged in or not, web page or not
         self.users = {}                # nickname_key(nickname) -> session
-        self.recent = collections.deque(maxlen=RECENT)   # the lines said, newest last
+        # The lines said, newest last: with a database, each also goes to it (store.Said).
+        self.recent = (collections.deque(maxlen=RECENT) if store is None
+                       else Said(RECENT, store))
         self.hall = Hall(self, 'hall')
         self.python = ChatRoom(self, 'python')
         self.write = ChatRoom(self, 'write')
@@ -86,15 +89,14 @@ class Server(Listener):
             return 0
         kept = self.store.load()
         rooms = {room.name: room for room in (self.python, self.write, self.pm)}
-        for row in kept.lines:
-            line = remade(*row)
-            self.recent.append(line)
+        lines = [remade(*row) for row in kept.lines]
+        self.recent.extend(lines)      # extend, not append: kept already
+        for line in lines:
             if line.kind != 'announce' and line.fields['room'] in rooms:
                 rooms[line.fields['room']].history.append(line)
         self.classroom.restore(kept.bans, kept.mutes, self.store)
         self.resumes.restore(kept.resumes, time.time())
         self.schedule.add_timer(self.store.writes)
-        self.store.recent, self.store.written = self.recent, kept.seq
         self.found = self.store.found(kept.count, len(self.classroom.bans),
                                       len(self.classroom.muted))
         return kept.seq

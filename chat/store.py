@@ -16,8 +16,9 @@ writer) what a restart would otherwise forget:
    is not this program's database, one from a newer version, a damaged one.
    A new file gets the schema; an older one, the migrations to `VERSION`.
 2. `load()` returns what the server starts from.
-3. The lines said (the server's `recent`, newest last) and the other
-   changes (`keep`) are written at the schedule's next tick, one transaction for all of a
+3. The lines said (which `Said`, the server's `recent` lines with a
+   database, queues) and the other changes are written at the schedule's
+   next tick, one transaction for all of a
    round's changes, before the round's output is sent: a line that anyone
    received is on disk. A write that fails (a full disk, a read-only file)
    is logged once, and the chat goes on in memory; writing resumes when it
@@ -27,6 +28,7 @@ writer) what a restart would otherwise forget:
 own, also while the server runs.
 """
 
+import collections
 import logging
 import os
 import sqlite3
@@ -97,8 +99,8 @@ class Store:
         self.path = path
         self.keep_days = keep_days
         self.clock = clock
-        self.recent = ()               # the server's lines said, newest last (Server.restore)
-        self.written = 0               # the seq of the last line written
+        self.lines = []                # the lines said since the last write (`Said`)
+        self.written = 0               # the seq of the last line said that was written
         self.changes = []              # the other changes queued since the last write
         self.writes = Writes(self)     # the schedule's timer: writes at the next tick
         self.failing = False           # the last write failed, and the log said so
@@ -186,14 +188,9 @@ class Store:
 
     def write(self):
         """Write the round's changes in one transaction: the lines said since the last
-        write (server.recent's newest), with the seq counter, and the changes queued. On a
-        failure, say so once and go on without them: the chat goes on in memory."""
-        lines = []
-        for line in reversed(self.recent):
-            if line.fields['seq'] <= self.written:
-                break
-            lines.append(line)
-        lines.reverse()
+        write, with the seq counter, and the changes queued. On a failure, say so once and
+        go on without them: the chat goes on in memory."""
+        lines, self.lines = self.lines, []
         changes, self.changes = self.changes, []
         if lines:
             self.written = lines[-1].fields['seq']
@@ -236,6 +233,20 @@ class Store:
         self._lock.close()
 
 
+class Said(collections.deque):
+    """The server's last lines said (a deque of its RECENT, for /resume), which with a
+    database also queues each line appended for the next write: the deque forgets the
+    oldest, the database must not, however many are said in a round."""
+
+    def __init__(self, maxlen, store):
+        super().__init__(maxlen=maxlen)
+        self.store = store
+
+    def append(self, line):
+        collections.deque.append(self, line)
+        self.store.lines.append(line)
+
+
 def counted(number, noun):
     """'1 line', '2 lines'."""
     return '%d %s%s' % (number, noun, '' if number == 1 else 's')
@@ -258,9 +269,7 @@ class Writes:
         self.store = store
 
     def __bool__(self):
-        store = self.store
-        return bool(store.changes) or bool(
-            store.recent and store.recent[-1].fields['seq'] > store.written)
+        return bool(self.store.lines or self.store.changes)
 
     def next_due(self):
         """At once, while something waits."""

@@ -243,3 +243,18 @@ def test_the_transcript_formats_filters_and_errors(program, client, db):
     assert code == 2 and err.count('\n') == 1
     code, _, err = transcript(db + '.missing')
     assert code == 1 and err.count('\n') == 1
+
+
+def test_every_line_of_a_crowded_round_is_kept(program, client, db):
+    """40 talkers send 40 lines each at once, 1600 lines, more than the server keeps in
+    memory (RECENT): each is written, whatever rounds they fall in."""
+    server, port = start(program, db)
+    reader = log_in(client(port), 'reader', 'python')
+    talkers = [log_in(client(port), 'talker%d' % n, 'python') for n in range(40)]
+    reader.sync()
+    for n, talker in enumerate(talkers):
+        talker.send(''.join('%d.%d\r\n' % (n, line) for line in range(40)))
+    reader.expect_all(*('talker%d: %d.39' % (n, n) for n in range(40)))
+    server.stop()
+    assert server.finish()[0] == 0
+    assert len(transcript(db)[1].splitlines()) == 1600
