@@ -1,8 +1,12 @@
-"""bench/opcodes.py: its count of bytecode instructions is what it claims, and steady."""
+"""bench/opcodes.py: its count of bytecode instructions is what it claims, and steady;
+bench/attack.py: it floods, measures and reports."""
 
+import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from chat.loop import LOOPS
 
@@ -28,3 +32,27 @@ def test_the_count_of_instructions_per_line_agrees_in_every_run():
     assert all(abs(second[row][0] - first[row][0]) <= 0.01 * first[row][0]
                and abs(second[row][1] - first[row][1]) <= 0.01 * first[row][1] + 1
                for row in first), second
+
+
+def test_the_attack_benchmark_runs_a_flood_and_reports_round_trips(tmp_path):
+    """bench/attack.py, one short scenario for real: it floods, measures and reports.
+    Its figures are the benchmark's to judge; here only that they are there and sane."""
+    if not os.path.exists('/proc/self/stat'):
+        pytest.skip("the attack benchmark reads the server's CPU from /proc")
+    out = tmp_path / 'attack.json'
+    result = subprocess.run(
+        [sys.executable, os.path.join(BENCH, 'attack.py'), '--quick', '--scenarios', 'iac-nop',
+         '--probes', '2', '--json', str(out)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert '| iac-nop | 64 / 1 |' in result.stdout or '| iac-nop | 63 / 1 |' in result.stdout
+    figures = json.loads(out.read_text())['runs'][0]['iac-nop']
+    assert 'error' not in figures, figures
+    for phase in ('baseline', 'during', 'after'):
+        assert figures[phase]['pings'] > 0
+        assert 0 < figures[phase]['p50_ms'] <= figures[phase]['p99_ms'] <= figures[phase]['max_ms']
+    assert figures['lost_pings'] == 0
+    assert figures['flood']['opened'] >= figures['connections'] and figures['flood']['bytes_sent']
+    assert figures['server_cpu_s'] >= 0 and figures['attack_s'] >= 1.0
+    assert figures['recovered_s'] in (None, 1)       # one second measured after the flood
+    assert isinstance(figures['goal_met'], bool)
