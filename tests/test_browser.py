@@ -28,6 +28,7 @@ import tempfile
 import pytest
 from conftest import TIMEOUT, Client, ServerThread, StrictServer, StrictWebServer
 
+from chat.limits import PasswordTries
 from chat.store import Store
 from chat.web import WebSession
 
@@ -121,10 +122,13 @@ class WebServerThread(ServerThread):
     """A ServerThread with its web side on web_port (0: a free one), not only on a free one
     as web=True has it: the test of a restart starts a second server on the first's port.
     With db (a file's path), the server keeps its state there (a Store, as --db has it),
-    and lets go of the file when it stops. Other keyword arguments are ServerThread's."""
+    and lets go of the file when it stops. With tries (a PasswordTries), that is the
+    allowance of password tries, in place of the usual one. Other keyword arguments are
+    ServerThread's."""
 
-    def __init__(self, web_port=0, db=None, **options):
+    def __init__(self, web_port=0, db=None, tries=None, **options):
         self.web_port = web_port
+        self.tries = tries
         self.store = None if db is None else Store(db)
         if self.store is not None:
             options['server_class'] = functools.partial(StrictServer, store=self.store)
@@ -139,6 +143,9 @@ class WebServerThread(ServerThread):
                 self.store = None
 
     def _add_web_side(self, loop):
+        if self.tries is not None:     # before the loop runs: the schedule is not in use
+            self.server.classroom.tries = self.tries
+            self.server.schedule.add_timer(self.tries)
         self.web = StrictWebServer(self.server, self.web_port, '127.0.0.1')
         self.web_port = self.web.socket.getsockname()[1]
         self.url = 'http://%s/' % self.web.address
@@ -612,13 +619,16 @@ def test_three_wrong_passwords_end_the_connection_until_the_user_tries_again(pag
     password = page.find_element(By.ID, 'password')
     wait(page, password.is_displayed, 'showed the password field')
     page.find_element(By.ID, 'nickname').send_keys('ann')
-    for _ in range(3):
-        password.clear()
+    note = page.find_element(By.ID, 'login-note')
+    for _ in range(2):
         password.send_keys('guess' + Keys.ENTER)
-        wait(page, lambda: phase(page) != 'joining', 'had an answer')
+        wait(page, lambda: phase(page) == 'login' and 'Wrong password' in note.text,
+             'said the password is wrong')
+        assert focused(page) == 'password' and password.get_attribute('value') == ''
+    password.send_keys('guess' + Keys.ENTER)
     wait(page, lambda: phase(page) == 'ended', 'ended')
     assert status(page) == 'The server closed the connection.'
-    assert 'goodbye' in page.find_element(By.ID, 'login-note').text
+    assert 'goodbye' in note.text
     password.clear()
     password.send_keys('open sesame' + Keys.ENTER)     # a new connection, on the user's word
     wait_for_line(page, 'Welcome, ann!')
@@ -771,6 +781,30 @@ def test_a_nickname_taken_while_away_brings_the_login_form_back(page, server, li
     nickname.send_keys('ann2' + Keys.ENTER)
     wait_for_line(page, 'Welcome, ann2!')
     assert where(page) == ['ann2', '·', 'the', 'hall']
+
+
+def test_a_page_refused_as_busy_sends_its_resume_again_until_it_is_back(
+        page, serve):
+    """Someone behind the same address (a school's NAT) has spent the address's password
+    tries: the page's /resume is refused as busy. It waits and sends the same /resume
+    again, and again, neither logging in afresh nor giving up; once the address may try
+    again, it is back as it was."""
+    server = serve(tries=PasswordTries(rate=0.001, burst=1))
+    log_in(page, server.url, 'ann', 'python')          # no class password: no try spent
+    with contextlib.closing(Client(server.port)) as guesser:
+        guesser.expect('/login')
+        assert 'unknown or expired' in guesser.ask('/resume 0123456789abcdef')[-1]
+    drop_browsers(server)
+    wait_for_line(page, 'Too many password tries from your address')
+    wait(page, lambda: status(page).startswith('Many are logging in at once: trying again'),
+         'said it tries again')
+    wait_for_line(page, '×2')          # the same /resume again, refused again
+    assert phase(page) == 'joining' and shown(page, 'line')
+    server.server.classroom.tries = PasswordTries()    # one assignment: the loop reads it
+    wait(page, lambda: status(page) == BACK, 'said it is back')
+    wait(page, lambda: where(page) == ['ann', '·', 'python'], 'gone back to python')
+    assert count(page, 'Welcome back, ann!') == 1 and count(page, 'Welcome, ann!') == 1
+    assert count(page, 'unknown or expired') == 0
 
 
 def test_a_restarted_server_gets_the_page_back_by_itself(page, serve, line_user):

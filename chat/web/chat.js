@@ -27,11 +27,19 @@
       "/resume CODE LASTSEQ" (the code from the last `status`, LASTSEQ the
       highest `seq` shown): the server logs the page in as the session was,
       in its room, operator if it was one, and sends the lines said since,
-      each shown once. Only if the server refuses the code (a `line` answers
-      the /resume where a `login` notice would) does the page log in afresh,
-      "/login NICK [PASSWORD]", and go back to its room with "/ROOM"; a
-      nickname someone else has taken meanwhile brings the login form back,
-      saying so.
+      each shown once.
+   6. A /login or /resume is answered by a `login` notice, or refused by a
+      `refused` notice whose `reason` decides what the page does next:
+        unknown  the resume code is no good (a server restarted without its
+                 database, say): log in afresh, "/login NICK [PASSWORD]",
+                 and go back to the room with "/ROOM"
+        taken    someone else has the nickname now: the login form, saying so
+        wrong    a wrong class password: the login form, at the password
+        busy     too many tries from this address (a class behind one address,
+                 all coming back at once): the same step again, after a wait
+                 that grows with each refusal
+      Any other reply to a /login (a nickname not allowed, say; the third
+      wrong password's goodbye) brings the login form back with the reply.
 
    The page's own words are in LABELS, in English and Simplified Chinese,
    chosen by the browser's language; what the server sends is shown as it is. */
@@ -48,6 +56,9 @@ const RETRY_FIRST = 1;             // seconds before the first try to reconnect,
 const RETRY_MOST = 30;             // doubled after each failed try, up to this
 const RETRY_JITTER = 0.25;         // each wait is up to a quarter shorter or longer, so a
                                    // class's pages do not all come back in the same instant
+const BUSY_MOST = 8;               // seconds, at most, before a /login or /resume refused as
+                                   // busy is sent again: the server lets an address try
+                                   // again a few times a second, so a longer wait is idle
 
 const PASSWORD_GIVEN = /^(\s*\/(?:op|login\s+\S+)\s+)\S.*$/;
 /* A line the user typed that gives a password (/op PASSWORD, /login NICK PASSWORD): echoed
@@ -59,7 +70,7 @@ const HIDDEN_COMMANDS = ["login"];
 /* Commands never offered as buttons once logged in: they would only say "already". */
 
 const NOTICE_EVENTS = ["enter", "leave", "rename", "login", "logout", "kick", "ban", "mute",
-                       "unmute", "muted", "quiet", "operator", "timeout"];
+                       "unmute", "muted", "quiet", "operator", "timeout", "refused"];
 /* The notices the page styles each in its own way (class "event-NAME"). */
 
 const NICK_COLOURS = 6;
@@ -125,6 +136,9 @@ const LABELS = {
     noNickname: "Please choose a nickname.",
     noSpaces: "A nickname has no spaces.",
     noPassword: "Please enter the class password.",
+    busy: "Many are logging in at once: trying again in {seconds} s…",
+    nickTaken: "Someone else has taken the nickname {nick} meanwhile: choose another.",
+    wrongPassword: "Wrong password: please enter the class password again.",
   },
   zh: {
     connecting: "正在连接…",
@@ -177,6 +191,9 @@ const LABELS = {
     noNickname: "请输入昵称。",
     noSpaces: "昵称里不能有空格。",
     noPassword: "请输入班级密码。",
+    busy: "同时登录的人很多：{seconds} 秒后再试…",
+    nickTaken: "昵称 {nick} 已被别人使用，请换一个。",
+    wrongPassword: "密码错误，请重新输入班级密码。",
   },
 };
 
@@ -186,13 +203,16 @@ const state = {
   lang: "en",              // "en" or "zh": the page's own words
   phase: "connecting",     // see the top of this file
   socket: null,            // the WebSocket of this phase, or null
-  reason: "",              // waiting or ended: why, a key of LABELS
+  reason: "",              // waiting or ended: why, a key of LABELS; joining: "busy"
+                           // while it waits to try again
   closeCode: null,         // the code of the last close
   retries: 0,              // tries to reconnect since the server last answered
-  retryAt: 0,              // waiting: when the next try starts (Date.now() time)
-  timers: [],              // waiting: the timeouts that will reconnect and count down
+  retryAt: 0,              // waiting, or joining when busy: when the next try starts
+                           // (Date.now() time)
+  timers: [],              // the timeouts that will try again and count down
   login: null,             // whom to log in as: {nick, password, room, resume, returnTo}
   attempt: "",             // joining: "login" or "resume", the command that was sent
+  busyTries: 0,            // refusals as busy since this connection last logged in
   farewell: "",            // the notice that ended this session: "logout", "kick", ...
   passwordAsked: false,    // the server's status said the class has a password
   me: NOBODY,              // the last `status`: nick, room, operator, muted, resume
@@ -429,9 +449,11 @@ function showStatus() {
   /* The status line says the phase, and why when it is waiting or ended. */
   const phase = state.phase;
   let text;
+  const seconds = Math.max(1, Math.ceil((state.retryAt - Date.now()) / 1000));
   if (phase === "waiting") {
-    const seconds = Math.max(1, Math.ceil((state.retryAt - Date.now()) / 1000));
     text = label(state.reason) + " " + label("retryIn", {seconds: seconds});
+  } else if (phase === "joining" && state.reason === "busy") {
+    text = label("busy", {seconds: seconds});
   } else if (phase === "ended") {
     text = label(state.reason, {code: state.closeCode});
   } else if (phase === "chatting" && state.back) {
@@ -738,6 +760,8 @@ function receiveNotice(notice) {
   const aboutMe = notice.nick === undefined || notice.nick === state.me.nick;
   if (notice.event === "login" && answered()) {
     loggedIn();                        // the answer to /login or /resume
+  } else if (notice.event === "refused" && state.phase === "joining") {
+    refusedBecause(notice);            // the answer to /login or /resume too
   } else if (notice.event === "logout" || notice.event === "timeout") {
     state.farewell = notice.event;
   } else if ((notice.event === "kick" || notice.event === "ban") && aboutMe &&
@@ -747,20 +771,13 @@ function receiveNotice(notice) {
 }
 
 function receiveLine(reply) {
-  /* A reply. While joining, a reply is the answer that refused the /login or the
-     /resume: either, accepted, says so with a `login` notice first. A refused resume
-     (its code unknown, used or too old; or its nickname taken by someone else now) is
-     followed by a login as before: it logs in and goes back to the room, or, the
-     nickname being taken, is refused in turn, and the login form says so. */
+  /* A reply. While joining, a reply is the answer to the /login or the /resume, which
+     neither took (a `login` notice) nor refused for a reason the page knows (a
+     `refused` notice): a nickname not allowed, say, or the third wrong password's
+     goodbye. The login form again, with the reply. */
   showReply(reply);
-  if (state.phase !== "joining") {
-    return;
-  }
-  if (state.attempt === "resume") {
-    state.login.resume = null;
-    sendLogin();
-  } else {
-    refused(String(reply.text));
+  if (state.phase === "joining") {
+    refused(String(reply.text), page.nickname);
   }
 }
 
@@ -786,16 +803,51 @@ function welcomed() {
 function sendResume() {
   /* A later server gives a resume code in `status`: with it the page comes back as the
      session it was, in its room, with the lines it missed (those above lastSeq). */
-  state.attempt = "resume";
-  send("/resume " + state.login.resume + " " + state.lastSeq);
-  setPhase("joining");
+  sendAttempt("resume", "/resume " + state.login.resume + " " + state.lastSeq);
 }
 
 function sendLogin() {
-  state.attempt = "login";
   const password = state.passwordAsked ? " " + state.login.password : "";
-  send("/login " + state.login.nick + password);
+  sendAttempt("login", "/login " + state.login.nick + password);
+}
+
+function sendAttempt(attempt, line) {
+  stopTimers();                        // a try again after busy is this try
+  state.attempt = attempt;
+  send(line);
   setPhase("joining");
+}
+
+function refusedBecause(notice) {
+  /* The server refused the /login or the /resume, and said why. */
+  const reason = notice.reason;
+  if (reason === "busy") {
+    tryAgainLater();
+  } else if (reason === "unknown" && state.attempt === "resume") {
+    state.login.resume = null;         // the code is no good: log in afresh, and back
+    sendLogin();                       // to the room (loggedIn, goBack)
+  } else if (reason === "taken") {
+    refused(label("nickTaken", {nick: state.login.nick}), page.nickname);
+  } else if (reason === "wrong") {
+    page.password.value = "";
+    refused(label("wrongPassword"), page.password);
+  } else {
+    refused(String(notice.text), page.nickname);
+  }
+}
+
+function tryAgainLater() {
+  /* Too many tries from this address, or from all of them: the same /login or /resume
+     again after about 1, 2, 4, ... up to BUSY_MOST seconds. Every page of a class behind
+     one address gets in, a few a second, none of them giving up or logging in afresh. */
+  const seconds = backOff(state.busyTries, BUSY_MOST);
+  const again = state.attempt === "resume" ? sendResume : sendLogin;
+  state.busyTries += 1;
+  state.retryAt = Date.now() + seconds * 1000;
+  stopTimers();
+  state.timers.push(setTimeout(again, seconds * 1000),
+                    setInterval(showStatus, 1000));
+  setPhase("joining", "busy");
 }
 
 function answered() {
@@ -826,6 +878,7 @@ function loggedIn() {
     state.catchingUp = true;
     showBack(true);
   }
+  state.busyTries = 0;
   page.loginNote.textContent = "";
   rememberNickname(login.nick);
 }
@@ -849,13 +902,13 @@ function goBack() {
   }
 }
 
-function refused(why) {
-  /* The /login was refused (a nickname taken, a wrong password): the form again,
-     saying why, with the nickname in it. */
+function refused(why, field) {
+  /* The /login or /resume was refused: the form again, with the nickname in it, saying
+     why, and the keyboard in field, the one to change. */
   page.nickname.value = state.login.nick;
   setPhase("login");
   page.loginNote.textContent = why;
-  page.nickname.focus();
+  field.focus();
 }
 
 function join(event) {
@@ -909,6 +962,7 @@ function connect() {
   const socket = new WebSocket(scheme + location.host + CHAT_PATH, SUBPROTOCOL);
   state.socket = socket;
   state.farewell = "";
+  state.busyTries = 0;
   state.me = NOBODY;
   setPhase("connecting");
   // A socket replaced by a Reconnect may still report: only the current one counts.
@@ -932,6 +986,7 @@ function closed(code) {
      or nothing until the user acts. */
   const farewell = state.farewell;
   const phase = state.phase;
+  stopTimers();                        // a try again after busy has no connection now
   state.socket = null;
   state.closeCode = code;
   state.me = NOBODY;
@@ -974,10 +1029,16 @@ function end(reason) {
   }
 }
 
+function backOff(tries, most) {
+  /* Seconds to wait after tries failed tries: 1, 2, 4, ... up to most, each a little
+     more or less. */
+  const base = Math.min(most, RETRY_FIRST * 2 ** tries);
+  return base * (1 - RETRY_JITTER + 2 * RETRY_JITTER * Math.random());
+}
+
 function waitToReconnect(reason) {
   /* Try again after 1, 2, 4, ... up to 30 seconds, each a little more or less. */
-  const base = Math.min(RETRY_MOST, RETRY_FIRST * 2 ** state.retries);
-  const seconds = base * (1 - RETRY_JITTER + 2 * RETRY_JITTER * Math.random());
+  const seconds = backOff(state.retries, RETRY_MOST);
   state.retries += 1;
   state.retryAt = Date.now() + seconds * 1000;
   stopTimers();
