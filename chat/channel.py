@@ -48,6 +48,12 @@ log = logging.getLogger('chat')
 READ_SIZE = 8 * 1024
 """Bytes read from a client at once: at most this much of a paced client's lines waits here."""
 
+PACED_READ = 512
+"""Bytes read at once from a client the line rate paces: what the framing parses before
+the rate has a say. A read of tiny WebSocket frames or telnet commands costs the parse of
+every one of them; 64 flooders' reads of READ_SIZE cost another client some 300 ms, of
+PACED_READ some 20. A person's lines, and a paste of them, need no more."""
+
 LINES_PER_ROUND = 32
 """Lines a channel handles in one round of the loop at most, counted by the line rate or
 not: the rest of its read waits for the next round, so no client delays the others. Above
@@ -119,6 +125,8 @@ class Channel(asynchat.async_chat):
         self._waiting = b''       # lines read, not handled yet: over the rate, or the round's
         self._bucket = (TokenBucket(limits.line_rate, limits.line_burst, self.schedule.clock())
                         if limits.line_rate else None)
+        if self._bucket is not None:
+            self.ac_in_buffer_size = PACED_READ   # asynchat's size for each recv()
         self._eof = False         # the client has ended its sending side
         self._closing = False     # close once the queue is sent
         for level, name, value in SOCKET_OPTIONS:
