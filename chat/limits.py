@@ -226,6 +226,7 @@ class PasswordTries(dict):
             return False
         if self._all.take(now):
             return True
+        bucket.tokens += 1             # not compared: the address keeps its try
         if now - self._warned >= 60:
             self._warned = now
             log.warning('more than %g password tries a second over all addresses: the '

@@ -162,8 +162,8 @@ class Room(OperatorCommands, CommandHandler):
         if name == old:
             session.push('You are %s already.' % name)
             return
-        if not self.check_nickname(session, name) or self.tell_if_muted(session):
-            return                     # a new nickname would be a way to be heard
+        if self.tell_if_muted(session) or not self.check_nickname(session, name):
+            return                     # muted: a new nickname would be a way to be heard
         del self.server.users[nickname_key(old)]
         self.server.users[nickname_key(name)] = session
         self.server.classroom.rename(old, name)

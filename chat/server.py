@@ -145,6 +145,7 @@ class Server(Listener):
         self.forget(channel)
         refusal = self.refusal(key)
         self.enroll(channel, key)
+        log.info('%s is for %s (X-Forwarded-For)', channel.peer, key)
         if refusal is not None:
             self.refusals.refused(channel.peer, refusal[1], self.schedule.clock())
         return refusal

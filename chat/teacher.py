@@ -84,15 +84,17 @@ class Classroom:
         return False
 
     def wrong(self, session, what, reply):
-        """Count a wrong secret (what: 'password', 'resume code'): reply, and hold the next
-        line back a second; the third on one connection closes it."""
+        """Count a wrong secret (what: 'password', 'resume code'): reply (a `refused`
+        notice), and hold the next line back a second; the third on one connection closes
+        it, with the reply's notice said so."""
         session.wrong_passwords += 1
         log.info('%s%s gave a wrong %s (%d)', session.peer,
                  ' (%s)' % session.client_name if session.client_name else '', what,
                  session.wrong_passwords)
         if session.wrong_passwords >= WRONG_PASSWORDS:
-            session.send_away('%s, %d times: goodbye.' % (reply.rstrip('.'), WRONG_PASSWORDS),
-                              'a wrong %s, %d times' % (what, WRONG_PASSWORDS))
+            session.send_away(notice('%s, %d times: goodbye.' % (
+                reply.rstrip('.'), WRONG_PASSWORDS), 'refused', **reply.fields),
+                'a wrong %s, %d times' % (what, WRONG_PASSWORDS))
         else:
             session.push(reply)
             session.slow_down(1.0)

@@ -162,7 +162,7 @@ class Request(Channel):
 
     def __init__(self, server, sock):
         Channel.__init__(self, server, sock)
-        self.proxied = bool(self.addr) and self.addr[0] in server.web.proxies
+        self.proxied = bool(self.addr) and plain_address(self.addr[0]) in server.web.proxies
         log.debug('%s connected to the web port', self.peer)
         self.schedule.requests.add(self, self.schedule.clock())
         self.set_terminator(b'\r\n\r\n')
@@ -281,6 +281,16 @@ class Request(Channel):
             log.debug('%s closed: %s', self.peer, self.reason or 'closed by the client')
 
 
+def plain_address(host):
+    """An address as --trusted-proxy names it: an IPv4 one as such, though a socket
+    listening on IPv6 (--host ::) shows it as ::ffff:127.0.0.1."""
+    try:
+        address = ipaddress.ip_address(host.split('%', 1)[0])
+    except ValueError:
+        return host
+    return str(getattr(address, 'ipv4_mapped', None) or address)
+
+
 def forwarded_key(value, proxy_key):
     """The address key a trusted proxy's request is for: the last address in its
     X-Forwarded-For (the one the proxy itself added); the proxy's own key where there is
@@ -347,7 +357,8 @@ class WebServer(Listener):
     def handle_accepted(self, sock, addr):
         """Each connection goes to the chat server's limits, as a Request (a trusted
         proxy's is counted once its request says for whom)."""
-        self.server.admit(sock, addr, self.channel_class, addr[0] in self.proxies)
+        self.server.admit(sock, addr, self.channel_class,
+                          plain_address(addr[0]) in self.proxies)
 
     def handle_out_of_descriptors(self, sock, addr):
         self.server.refuse(sock, addr, self.channel_class, FULL, 'out of file descriptors')

@@ -301,3 +301,20 @@ def test_a_line_is_rendered_once_for_all_its_event_readers(server, events, clien
     for page in pages:
         assert page.next_of('say')['body'] == 'hello, all four'
     assert made.count('bob: hello, all four') == 1
+
+
+def test_refusals_are_notices_with_a_reason_the_third_too(make_server):
+    server = make_server(web=True, password='otter-4')
+    page = EventClient(server.web_port)
+    try:
+        page.next_of('status')
+        for attempt in range(1, 4):
+            page.send('/login amy wrong%d' % attempt)
+            refused = page.next_of('notice', event='refused')
+            assert refused['reason'] == 'wrong'
+        assert refused['text'] == 'Wrong password, 3 times: goodbye.'
+        with pytest.raises(EOFError):
+            page.event()
+        assert page.close_code == 1008
+    finally:
+        page.close()

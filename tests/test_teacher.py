@@ -193,6 +193,7 @@ def test_a_mute_holds_across_logins_and_a_muted_user_keeps_the_nickname(classroo
     bob = classroom('bob', 'python')
     op.ask('/mute bob')
     assert 'muted' in bob.ask('/nick TEACHER_IS_LYING')[-1]     # no way to be heard
+    assert 'muted' in bob.ask('/nick teacher')[-1]              # muted first, not taken
     assert 'TEACHER_IS_LYING' not in ' '.join(op.sync())
     bob.send('/logout')
     bob.read_to_close()
