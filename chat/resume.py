@@ -8,18 +8,28 @@ in again as that session was (nickname, room, operator), with the lines
 said since the last seq it showed.
 
 `Resumes` keeps, for each code, only its SHA-256 and what it stands for (a
-`Resumable`). A code is good once, and for `seconds` after its session ended
-without /logout, kick or ban; a new one is issued with each login and each
-resume. With --db the codes are kept in the database too (chat/store.py), so
-a restart costs nobody their place.
+`Resumable`). A code is good once, and for `seconds` after its session
+ended without /logout, kick or ban; a new one is issued with each login and
+each resume. With --db the codes are kept in the database too
+(chat/store.py), so a restart costs nobody their place. `ResumeCommands` is
+the command, a mixin every room takes, as it takes the teacher's
+(chat/teacher.py).
 """
 
 import hashlib
 import hmac
 import secrets
+import time
+
+from .commands import whole_number
+from .events import notice
+from .session import nickname_key
 
 RESUME_SECONDS = 120
 """How long after its session ended a code still resumes it (--resume-seconds)."""
+
+MISSED = 500
+"""Lines a resumed session is sent at most, of those said while it was away."""
 
 
 def digest(code):
@@ -136,3 +146,75 @@ class Resumes(dict):
     def _drop(self, hash):
         if self.store is not None:
             self.store.drop_code(hash)
+
+
+class ResumeCommands:
+    """/resume, for every room: a logged-in user is told their code; before login, in the
+    hall, a code brings its session back."""
+
+    def do_resume(self, session, line):
+        """resume [code] [seq]: your code; before login, come back as it was with it."""
+        code, _, since = line.partition(' ')
+        if session.client_name:
+            if code:
+                session.push('You are logged in already, as %s.' % session.client_name)
+            else:
+                session.push('Your resume code: %s. After a lost connection, /resume %s logs '
+                             'you in again as you are now, for %d seconds.' % (
+                                 session.resume_code, session.resume_code,
+                                 self.server.resumes.seconds))
+        elif not code:
+            self.usage(session, 'resume')
+        else:
+            self.resume(session, code, whole_number(since.strip()))
+
+    def resume(self, session, code, since):
+        """Log session in as the session code stands for, if it may; then send it what it
+        missed since seq since (None: nothing), and put it in its room."""
+        server = self.server
+        classroom, resumes = server.classroom, server.resumes
+        if not classroom.may_try(session):
+            return
+        resumable = resumes.find(code, time.time())
+        if resumable is None:          # a code counts as a password does
+            classroom.wrong(session, 'resume code', notice(
+                'That resume code is unknown or expired.', 'refused', reason='unknown'))
+            return
+        holder = server.users.get(nickname_key(resumable.nick))
+        if holder is not None and holder is not resumable.session:
+            session.push(notice('The nickname %s is taken now: log in with another, /login '
+                                '<nickname>.' % resumable.nick, 'refused', reason='taken',
+                                nick=resumable.nick))
+            return
+        resumes.take(resumable)        # good once
+        if holder is not None:         # its old connection, not known to be gone yet
+            holder.logout()
+            holder.close_when_done('resumed on another connection')
+        server.hall.log_in(session, resumable.nick, resumable.operator)
+        session.push(notice('Welcome back, %s!' % resumable.nick, 'login',
+                            nick=resumable.nick))
+        if since is not None:          # nothing said before it entered its room is missed
+            self.send_missed(session, resumable.room, max(since, resumable.entered))
+        rooms = {room.name: room for room in (server.python, server.write, server.pm)}
+        if resumable.room in rooms:
+            session.enter(rooms[resumable.room])
+        else:
+            session.push('You are in the hall. Rooms: /python, /write, /pm.')
+            session.changed()
+            session.tell_commands()
+            server.hall.members_changed()
+
+    def send_missed(self, session, room, since):
+        """Send a resumed session what it may have missed: each line said after seq since
+        in its room, each announcement, each private message to it; in order, once, the
+        last MISSED of them at most."""
+        me = nickname_key(session.client_name)
+        missed = {line.fields['seq']: line for line in self.server.recent
+                  if line.fields['seq'] > since and (
+                      line.kind == 'announce' or line.fields.get('room') == room
+                      or (line.kind == 'private' and nickname_key(line.fields['to']) == me))}
+        if self.server.store is not None:       # what memory no longer holds
+            for line in self.server.store.said_since(since, room, MISSED):
+                missed.setdefault(line.fields['seq'], line)
+        for seq in sorted(missed)[-MISSED:]:
+            session.push(missed[seq])

@@ -11,7 +11,8 @@ Room, so the hall and every chat room inherit them; the ones for chatting
 
 The teacher's controls are do_* methods too: every room takes them from
 OperatorCommands (chat/teacher.py), and ChatRoom has /quiet, since only a
-chat room has a quiet mode.
+chat room has a quiet mode. /resume comes the same way, from ResumeCommands
+(chat/resume.py).
 """
 
 import collections
@@ -20,9 +21,10 @@ import time
 import unicodedata
 
 from .channel import push_to_all
-from .commands import CommandHandler, EndSession, operator_only, whole_number
+from .commands import CommandHandler, EndSession, operator_only
 from . import events
 from .events import Event, notice
+from .resume import ResumeCommands
 from .session import nickname_key
 from .teacher import OperatorCommands
 
@@ -56,14 +58,11 @@ MUTED = 'You are muted: nobody hears you until an operator lifts it.'
 HISTORY = 20
 """Chat lines each room keeps for /history."""
 
-MISSED = 500
-"""Lines a resumed session is sent at most, of those said while it was away."""
-
 WHO_LIMIT = 500
 """Users /who lists at most, so its reply stays well under a client's output cap."""
 
 
-class Room(OperatorCommands, CommandHandler):
+class Room(OperatorCommands, ResumeCommands, CommandHandler):
     """The sessions of one room: add, remove, broadcast, logout."""
 
     quiet = False                      # only a chat room has a quiet mode
@@ -198,19 +197,6 @@ class Room(OperatorCommands, CommandHandler):
         if len(users) > WHO_LIMIT:
             session.push('... and %d more.' % (len(users) - WHO_LIMIT))
 
-    def do_resume(self, session, line):
-        """resume: your resume code, which brings you back as you are after a lost connection.
-
-        Before login, in the hall: /resume <code> [seq] (Hall.do_resume).
-        """
-        if line:
-            session.push('You are logged in already, as %s.' % session.client_name)
-        else:
-            session.push('Your resume code: %s. After a lost connection, /resume %s logs '
-                         'you in again as you are now, for %d seconds.' % (
-                             session.resume_code, session.resume_code,
-                             self.server.resumes.seconds))
-
     def tell_if_muted(self, session):
         """Whether session is muted; if so, it is told that nobody hears it."""
         if self.server.classroom.is_muted(session.client_name):
@@ -298,64 +284,6 @@ class Hall(Room):
         self.server.users[nickname_key(name)] = session
         log.info('%s logged in as %s%s', session.peer, name, ' (operator)' if operator else '')
         session.resume_code = self.server.resumes.issue(session, self.server.last_seq())
-
-    def do_resume(self, session, line):
-        """resume <code> [seq]: come back as you were before a lost connection."""
-        if session.client_name:
-            super().do_resume(session, line)
-            return
-        code, _, since = line.partition(' ')
-        if not code:
-            self.usage(session, 'resume')
-            return
-        classroom, resumes = self.server.classroom, self.server.resumes
-        if not classroom.may_try(session):
-            return
-        resumable = resumes.find(code, time.time())
-        if resumable is None:          # a code counts as a password does
-            classroom.wrong(session, 'resume code', notice(
-                'That resume code is unknown or expired.', 'refused', reason='unknown'))
-            return
-        holder = self.server.users.get(nickname_key(resumable.nick))
-        if holder is not None and holder is not resumable.session:
-            session.push(notice('The nickname %s is taken now: log in with another, /login '
-                                '<nickname>.' % resumable.nick, 'refused', reason='taken',
-                                nick=resumable.nick))
-            return
-        resumes.take(resumable)        # good once
-        if holder is not None:         # its old connection, not known to be gone yet
-            holder.logout()
-            holder.close_when_done('resumed on another connection')
-        self.log_in(session, resumable.nick, resumable.operator)
-        session.push(notice('Welcome back, %s!' % resumable.nick, 'login',
-                            nick=resumable.nick))
-        since = whole_number(since.strip())
-        if since is not None:          # nothing said before it entered its room is missed
-            self.send_missed(session, resumable.room, max(since, resumable.entered))
-        rooms = {room.name: room for room in (self.server.python, self.server.write,
-                                              self.server.pm)}
-        if resumable.room in rooms:
-            session.enter(rooms[resumable.room])
-        else:
-            session.push('You are in the hall. Rooms: /python, /write, /pm.')
-            session.changed()
-            session.tell_commands()
-            self.members_changed()
-
-    def send_missed(self, session, room, since):
-        """Send a resumed session what it may have missed: each line said after seq since
-        in its room, each announcement, each private message to it; in order, once, the
-        last MISSED of them at most."""
-        me = nickname_key(session.client_name)
-        missed = {line.fields['seq']: line for line in self.server.recent
-                  if line.fields['seq'] > since and (
-                      line.kind == 'announce' or line.fields.get('room') == room
-                      or (line.kind == 'private' and nickname_key(line.fields['to']) == me))}
-        if self.server.store is not None:       # what memory no longer holds
-            for line in self.server.store.said_since(since, room, MISSED):
-                missed.setdefault(line.fields['seq'], line)
-        for seq in sorted(missed)[-MISSED:]:
-            session.push(missed[seq])
 
     def do_rooms(self, session, line):
         """rooms: list the chat rooms, with how many people are in each."""
