@@ -101,6 +101,7 @@ bench: $(INSTALLED)
 	$(PIP) install -e '.[bench]'
 	$(BIN)/python bench/run.py --runs 5
 	$(BIN)/python bench/limits.py
+	$(BIN)/python bench/dbwrite.py
 
 chart: $(INSTALLED)
 	$(PIP) install -e '.[bench]'
