@@ -102,6 +102,7 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/run.py --runs 5
 	$(BIN)/python bench/limits.py
 	$(BIN)/python bench/attack.py
+	$(BIN)/python bench/dbwrite.py
 
 chart: $(INSTALLED)
 	$(PIP) install -e '.[bench]'

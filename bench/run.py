@@ -12,6 +12,10 @@ server in the order given:
    bench/ws_yardstick.py) the WebSocket ones;
 3. stop it with SIGTERM (SIGKILL if it has not exited 10 s later).
 
+chat-db is chat-epoll with `--db` on a new file in a temporary directory,
+removed when it has stopped; it is measured against chat-epoll, in the same
+runs, rather than against the peers: what keeping every line costs.
+
 Servers alternate run by run (A B C, A B C, ...), so that whatever drifts on
 the machine during the runs (another process, the CPU's clock) hits them
 alike. The table gives each figure's median over the runs for each server,
@@ -48,11 +52,21 @@ WEB = ('chat-web',)
 WS_PEERS = ('websockets', 'websockets-batched')
 """The WebSocket servers chat-web is measured against (bench/ws_yardstick.py)."""
 
+BASELINES = {'chat-db': 'chat-epoll'}
+"""chat servers measured against chat itself, not against the peers: chat-db (chat-epoll
+with --db) against chat-epoll without a database, in the same runs. Each gets the one ratio
+column, when its baseline runs too."""
+
+DATABASE = ('chat-db',)
+"""Servers given `--db FILE`: a new file in a temporary directory for each start, removed
+with the directory (the WAL and the lock file beside it) when the server has stopped."""
+
 CHAT = ['-m', 'chat', '--log-level', 'WARNING', '--max-clients', '19000',
         '--login-timeout', '0', '--line-rate', '0', '--max-per-address', '0']
 """The benchmarks flood by design, from one address: pacing and the per-address limit are off."""
 SERVERS = {
     'chat-epoll': CHAT + ['--loop', 'epoll'],
+    'chat-db': CHAT + ['--loop', 'epoll'],          # and --db FILE, a new file each start
     'chat-select': CHAT + ['--loop', 'select'],    # the design's loop: 1000 clients at most
     'chat': CHAT,                                   # a server without --loop
     'asyncio': [os.path.join(ROOT, 'bench', 'yardstick.py')],
@@ -65,7 +79,8 @@ SERVERS = {
 """Each server's command line after the interpreter, less `--port P`.
 
 chat with a web side gets `--no-web` too (`--web-port W` for chat-web), so
-that its web port is never the one after P, which may be taken.
+that its web port is never the one after P, which may be taken. chat-db gets
+`--db FILE` too (DATABASE).
 """
 
 FULL = {
@@ -210,6 +225,11 @@ class Server:
                 self.port = web_port
             else:
                 command.append('--no-web')     # not the port after --port: it may be taken
+        self.directory = None
+        if name in DATABASE:
+            self.directory = tempfile.TemporaryDirectory(prefix='chat-bench-db-')
+            self.db = os.path.join(self.directory.name, 'chat.db')
+            command += ['--db', self.db]
         self.log = tempfile.TemporaryFile(mode='w+')
         self.proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -264,6 +284,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.directory is not None:         # the database, its WAL and its lock file
+            self.directory.cleanup()
+            self.directory = None
         return self.proc.returncode
 
     def output(self):
@@ -306,11 +329,14 @@ def run_server(name, sizes, python, progress, only=None):
 
 def ratio_columns(servers):
     """The (chat server, peer) pairs that get a ratio column, e.g. chat-epoll/asyncio:
-    a telnet server and a telnet peer, or a WebSocket server and a WebSocket peer."""
-    chats = [name for name in servers if name not in PEERS + WS_PEERS]
+    a telnet server and a telnet peer, or a WebSocket server and a WebSocket peer; and a
+    server of BASELINES with its baseline (chat-db/chat-epoll), if both run."""
+    chats = [name for name in servers if name not in PEERS + WS_PEERS + tuple(BASELINES)]
     peers = [name for name in servers if name in PEERS + WS_PEERS]
     return [(chat, peer) for chat in chats for peer in peers
-            if is_websocket(chat) == is_websocket(peer)]
+            if is_websocket(chat) == is_websocket(peer)] + [
+        (name, BASELINES[name]) for name in servers
+        if name in BASELINES and BASELINES[name] in servers]
 
 
 def summarise(runs, servers, figure_rows=ROWS):
@@ -374,8 +400,8 @@ def main(argv=None):
     parser.add_argument('--runs', type=int, default=3, help='runs of every server (default: 3)')
     parser.add_argument('--quick', action='store_true',
                         help='small scenarios, for a smoke test well under a minute')
-    parser.add_argument('--servers', default='chat-epoll,asyncio,asyncio-batched,uvloop-batched,'
-                                             'chat-web,websockets-batched',
+    parser.add_argument('--servers', default='chat-epoll,chat-db,asyncio,asyncio-batched,'
+                                             'uvloop-batched,chat-web,websockets-batched',
                         help='comma-separated, from: %s (chat-select takes at most 1000 '
                              'clients: use it with --quick; chat-web and the websockets '
                              'servers run the WebSocket scenarios)' % ', '.join(SERVERS))
@@ -413,6 +439,9 @@ def main(argv=None):
         if name in WEB and not (has_web_side(args.python) and loop_option):
             print('note: python -m chat has no web side (--web-port): %s left out' % name,
                   file=sys.stderr)
+            continue
+        if name in DATABASE and '--db' not in chat_help(args.python):
+            print('note: python -m chat has no --db: %s left out' % name, file=sys.stderr)
             continue
         if name.startswith('chat-') and not loop_option:
             print('note: python -m chat has no --loop yet: running it as "chat"', file=sys.stderr)
