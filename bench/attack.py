@@ -230,6 +230,7 @@ class Server(run.Server):
 
     def __init__(self, python=sys.executable, timeout=15.0, profile=None):
         self.name = 'chat'
+        self.directory = None          # no database (run.Server's stop looks)
         self.port = run.free_port()
         self.web_port = run.free_port()
         while self.web_port == self.port:
