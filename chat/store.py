@@ -101,7 +101,8 @@ class Store:
         self.clock = clock
         self.lines = []                # the lines said since the last write (`Said`)
         self.written = 0               # the seq of the last line said that was written
-        self.changes = []              # the other changes queued since the last write
+        self.changes = {}              # the other changes since the last write: the last
+                                       # for each row, (table, key) -> (statement, values)
         self.writes = Writes(self)     # the schedule's timer: writes at the next tick
         self.failing = False           # the last write failed, and the log said so
         self._lock = hold_lock(path + '.lock')
@@ -165,33 +166,43 @@ class Store:
 
     def ban(self, key, until):
         """Keep a ban on the address key until the Unix time until (None: until /unban)."""
-        self.changes.append(('INSERT OR REPLACE INTO bans VALUES (?, ?)', (key, until)))
+        self._change('bans', key, 'INSERT OR REPLACE INTO bans VALUES (?, ?)', key, until)
 
     def unban(self, key):
-        self.changes.append(('DELETE FROM bans WHERE address = ?', (key,)))
+        self._change('bans', key, 'DELETE FROM bans WHERE address = ?', key)
 
     def mute(self, key):
         """Keep a mute on the nickname key."""
-        self.changes.append(('INSERT OR IGNORE INTO mutes VALUES (?)', (key,)))
+        self._change('mutes', key, 'INSERT OR IGNORE INTO mutes VALUES (?)', key)
 
     def unmute(self, key):
-        self.changes.append(('DELETE FROM mutes WHERE nick = ?', (key,)))
+        self._change('mutes', key, 'DELETE FROM mutes WHERE nick = ?', key)
 
     def keep_code(self, resumable):
         """Keep what a resume code stands for (chat/resume.py), by its hash."""
-        self.changes.append(('INSERT OR REPLACE INTO resumes VALUES (?, ?, ?, ?, ?, ?)', (
-            resumable.hash, resumable.nick, resumable.room, int(resumable.operator),
-            resumable.entered, resumable.ended)))
+        self._change('resumes', resumable.hash,
+                     'INSERT OR REPLACE INTO resumes VALUES (?, ?, ?, ?, ?, ?)',
+                     resumable.hash, resumable.nick, resumable.room, int(resumable.operator),
+                     resumable.entered, resumable.ended)
 
     def drop_code(self, hash):
-        self.changes.append(('DELETE FROM resumes WHERE hash = ?', (hash,)))
+        self._change('resumes', hash, 'DELETE FROM resumes WHERE hash = ?', hash)
+
+    def _change(self, table, key, statement, *values):
+        """Queue a change to the row of table that key names: the last one queued for a
+        row is the one written (a login storm writes each resume code once a round)."""
+        self.changes.pop((table, key), None)     # to the end: the order of its row's last
+        self.changes[table, key] = (statement, values)
 
     def write(self):
         """Write the round's changes in one transaction: the lines said since the last
         write, with the seq counter, and the changes queued. On a failure, say so once and
         go on without them: the chat goes on in memory."""
         lines, self.lines = self.lines, []
-        changes, self.changes = self.changes, []
+        changes, self.changes = self.changes, {}
+        statements = {}                # each statement once, for all its rows
+        for statement, values in changes.values():
+            statements.setdefault(statement, []).append(values)
         if lines:
             self.written = lines[-1].fields['seq']
         try:
@@ -200,11 +211,12 @@ class Store:
                     (line.fields['seq'], line.fields['time'], line.fields.get('room'),
                      line.kind, line.fields['from'], line.fields['body'])
                     for line in lines if line.kind != 'private'])   # never on disk
-                if lines:
-                    self.db.execute('INSERT OR REPLACE INTO counters VALUES (?, ?)',
-                                    ('seq', self.written))
-                for sql, values in changes:
-                    self.db.execute(sql, values)
+                # The counter only where the said table's last seq would not say it: a
+                # private message's is never kept (load() takes the larger of the two).
+                if lines and lines[-1].kind == 'private':
+                    self._count()
+                for statement, rows in statements.items():
+                    self.db.executemany(statement, rows)
                 if self.keep_days and self.clock() - self.purged > 24 * 3600:
                     deleted = self._purge()
                     log.info('deleted %d lines older than %d days from %s', deleted,
@@ -219,9 +231,16 @@ class Store:
             log.info('writing to %s again', self.path)
             self.failing = False
 
+    def _count(self):
+        self.db.execute('INSERT OR REPLACE INTO counters VALUES (?, ?)', ('seq', self.written))
+
     def _purge(self):
-        """Delete the lines older than keep_days (in the transaction open); return how many."""
+        """Delete the lines older than keep_days (in the transaction open); return how many.
+        The counter keeps the last seq first: the lines that said it may be among them."""
         self.purged = self.clock()
+        self.db.execute("INSERT OR REPLACE INTO counters VALUES ('seq', max("
+                        "(SELECT coalesce(max(seq), 0) FROM said), (SELECT coalesce(max(value), "
+                        "0) FROM counters WHERE name = 'seq')))")
         return self.db.execute('DELETE FROM said WHERE time < ?',
                                (self.purged - self.keep_days * 24 * 3600,)).rowcount
 
