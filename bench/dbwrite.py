@@ -8,8 +8,9 @@ script times it two ways:
 
 1. `rounds` (standalone, seconds): a `Store` on a new file in a temporary
    directory, and rounds of N lines said (N = 1, 10, 32, 100, 1000 by
-   default) appended to its `recent` as the rooms append them, each round
-   written with `Store.write()`, as the `Writes` timer does.
+   default) appended to a `Said` deque as the rooms append them to the
+   server's `recent`, each round written with `Store.write()`, as the `Writes`
+   timer does.
 2. `server`: chat itself (chat-epoll with `--db`, started by run.py's
    `Server`), with `Store.write` wrapped in the server's process to time
    every call (`--serve`, below), under the ping-pong, the login storm and
@@ -37,7 +38,6 @@ tree; the database files are removed when each part is done.
 
 import argparse
 import atexit
-import collections
 import json
 import os
 import sys
@@ -102,13 +102,13 @@ def rounds(sizes=SIZES, count=ROUNDS, directory=None):
     """Write `count` rounds of each size of lines said to a new Store; the figures by size."""
     from chat import events
     from chat.server import RECENT
-    from chat.store import Store
+    from chat.store import Said, Store
     results = {}
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix='chat-dbwrite-', dir=directory) as folder:
             path = os.path.join(folder, 'chat.db')
             store = Store(path)
-            store.recent = recent = collections.deque(maxlen=max(RECENT, size))
+            recent = Said(max(RECENT, size), store)   # as a server with --db holds it
             records = []
             seq = 0
             clock = time.perf_counter_ns
@@ -139,12 +139,7 @@ def serve(out, argv):
     records = []                       # (monotonic ns at the start, us, lines, changes, ckpt)
 
     def timed_write(self, clock=time.perf_counter_ns):
-        written, lines = self.written, 0
-        for line in reversed(self.recent):
-            if line.fields['seq'] <= written:
-                break
-            lines += 1
-        changes = len(self.changes)
+        lines, changes = len(self.lines), len(self.changes)
         before = mtime(self.path)
         start = clock()
         original(self)
