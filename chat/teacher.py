@@ -88,6 +88,7 @@ class Classroom:
         notice), and hold the next line back a second; the third on one connection closes
         it, with the reply's notice said so."""
         session.wrong_passwords += 1
+        reply.fields['left'] = max(WRONG_PASSWORDS - session.wrong_passwords, 0)   # tries
         log.info('%s%s gave a wrong %s (%d)', session.peer,
                  ' (%s)' % session.client_name if session.client_name else '', what,
                  session.wrong_passwords)

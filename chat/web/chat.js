@@ -829,8 +829,8 @@ function refusedBecause(notice) {
   } else if (reason === "taken") {
     refused(label("nickTaken", {nick: state.login.nick}), page.nickname);
   } else if (reason === "wrong") {
-    page.password.value = "";
-    refused(label("wrongPassword"), page.password);
+    page.password.value = "";          // no try left: the server's goodbye, and a close
+    refused(notice.left === 0 ? String(notice.text) : label("wrongPassword"), page.password);
   } else {
     refused(String(notice.text), page.nickname);
   }
