@@ -34,8 +34,9 @@ from chat.web import WebSession
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import (NoAlertPresentException, TimeoutException,
-                                            WebDriverException)
+    from selenium.common.exceptions import (NoAlertPresentException,
+                                            StaleElementReferenceException,
+                                            TimeoutException, WebDriverException)
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -235,9 +236,13 @@ def classes_of_line(driver, text):
 
 
 def wait(driver, condition, what):
-    """Wait until condition() is true; fail saying what the page never did."""
+    """Wait until condition() is true; fail saying what the page never did. An element
+    the page drew again while condition() looked at it (the list of people is redrawn
+    whenever the room changes) only means: look again."""
     try:
-        return WebDriverWait(driver, TIMEOUT, poll_frequency=0.05).until(lambda _: condition())
+        return WebDriverWait(driver, TIMEOUT, poll_frequency=0.05,
+                             ignored_exceptions=(StaleElementReferenceException,)
+                             ).until(lambda _: condition())
     except TimeoutException:
         pytest.fail('the page never %s; it is %s, saying %r; its lines were: %r'
                     % (what, phase(driver), status(driver), lines(driver)))
@@ -312,12 +317,19 @@ def marks(driver, nickname):
 
 def act_on(driver, nickname, action):
     """Open a member's actions in the list and click one: msg, mute, unmute, kick, ban."""
-    wait(driver, lambda: person(driver, nickname) is not None, 'listed %s' % nickname)
+    wait(driver, lambda: click(driver, nickname, '.person-name'), 'listed %s' % nickname)
+    wait(driver, lambda: click(driver, nickname, '[data-action="%s"]' % action),
+         'offered %s for %s' % (action, nickname))
+
+
+def click(driver, nickname, selector):
+    """Click the element of a member's entry in the list that selector finds, if it is
+    there: whether it was. (An entry redrawn in between raises, and wait() looks again.)"""
     entry = person(driver, nickname)
-    entry.find_element(By.CSS_SELECTOR, '.person-name').click()
-    wait(driver, lambda: person(driver, nickname).find_elements(
-        By.CSS_SELECTOR, '[data-action="%s"]' % action), 'offered %s for %s' % (action, nickname))
-    person(driver, nickname).find_element(By.CSS_SELECTOR, '[data-action="%s"]' % action).click()
+    found = entry.find_elements(By.CSS_SELECTOR, selector) if entry else []
+    if found:
+        found[0].click()
+    return bool(found)
 
 
 def answer_dialog(driver, yes):
