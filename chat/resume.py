@@ -16,6 +16,7 @@ the command, a mixin every room takes, as it takes the teacher's
 (chat/teacher.py).
 """
 
+import collections
 import hashlib
 import hmac
 import secrets
@@ -61,13 +62,16 @@ class Resumes(dict):
         super().__init__()
         self.seconds = seconds
         self.store = store             # a Store (chat/store.py), or None: memory only
+        self._ending = collections.deque()   # (ended, hash) of the codes ended, oldest first
 
     def restore(self, rows, now):
         """Take up the codes a database kept: (hash, nick, room, operator, ended) rows; a
         session still open when the server stopped (killed, say) ended now."""
-        for hash, nick, room, operator, entered, ended in rows:
+        for hash, nick, room, operator, entered, ended in sorted(
+                rows, key=lambda row: now if row[5] is None else row[5]):
             self[hash] = Resumable(hash, nick, room, bool(operator), entered,
                                    now if ended is None else ended)
+            self._ending.append((self[hash].ended, hash))
             if ended is None:
                 self._keep(self[hash])
         self.expire(now)
@@ -103,6 +107,8 @@ class Resumes(dict):
             resumable.ended = now
             resumable.session = None
             self._keep(resumable)
+            self._ending.append((now, resumable.hash))
+        self.expire(now)
 
     def forget(self, session):
         """The session logged out, was put out, or resumed elsewhere: its code is void."""
@@ -133,11 +139,16 @@ class Resumes(dict):
         self._drop(resumable.hash)
 
     def expire(self, now):
-        """Forget the codes past their time."""
-        for key in [key for key, each in self.items()
-                    if each.ended is not None and now - each.ended > self.seconds]:
-            self.pop(key)
-            self._drop(key)
+        """Forget the codes past their time, oldest first: each session's end expires
+        those before it, so the codes kept are those of the last `seconds` at most."""
+        ending = self._ending
+        while ending and now - ending[0][0] > self.seconds:
+            hash = ending.popleft()[1]
+            resumable = self.get(hash)      # taken, forgotten or ended again since: kept
+            if resumable is not None and resumable.ended is not None \
+                    and now - resumable.ended > self.seconds:
+                self.pop(hash)
+                self._drop(hash)
 
     def _keep(self, resumable):
         if self.store is not None and resumable.hash in self:   # not a code used since

@@ -10,7 +10,7 @@ import re
 import time
 
 import pytest
-from conftest import EventClient, StrictServer, log_in, reset
+from conftest import TIMEOUT, EventClient, StrictServer, log_in, reset
 
 CODE = re.compile(r'Your resume code: (\S+)\.')
 
@@ -77,6 +77,25 @@ def test_a_code_is_good_once_and_not_after_logout_kick_or_its_time(make_server, 
         again = client(server.port)
         again.expect('/login')
         assert 'unknown or expired' in again.ask('/resume ' + code)[0]
+
+
+def test_codes_past_their_time_are_forgotten_as_sessions_end(make_server, client):
+    """Memory holds the codes of the last --resume-seconds, however many come and go."""
+    server = make_server(server_class=functools.partial(StrictServer, resume_seconds=1))
+    watcher = log_in(client(server.port), 'watcher', 'python')
+    for n in range(20):
+        log_in(client(server.port), 'drop%d' % n, 'python').close()
+        watcher.expect('drop%d left the room.' % n)  # ended, and its code kept
+    assert len(server.server.resumes) == 21
+    time.sleep(1.5)                    # past --resume-seconds
+    log_in(client(server.port), 'last', 'python').close()      # its end expires the others
+
+    def nicks():                       # a copy made at once: the loop's thread changes it
+        return sorted(each.nick for each in dict(server.server.resumes).values())
+    deadline = time.monotonic() + TIMEOUT
+    while nicks() != ['last', 'watcher'] and time.monotonic() < deadline:
+        time.sleep(0.01)               # until the server has closed last's connection
+    assert nicks() == ['last', 'watcher']
 
 
 def test_wrong_codes_count_as_wrong_passwords(server, client):

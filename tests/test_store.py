@@ -10,6 +10,7 @@ again from outside (`resource.prlimit`): no filesystem needs mounting.
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -164,6 +165,25 @@ def test_a_damaged_database_is_refused_untouched(program, db):
     refused_untouched(program, db, 'damaged')
 
 
+@pytest.mark.parametrize('kind', ['directory', 'fifo', 'unreadable'])
+def test_a_path_that_is_no_database_file_is_one_line_and_exit_1(program, db, kind):
+    if kind == 'directory':
+        os.mkdir(db)
+    elif kind == 'fifo':
+        if not hasattr(os, 'mkfifo'):
+            pytest.skip('no FIFOs here')
+        os.mkfifo(db)
+    else:
+        if not hasattr(os, 'geteuid') or os.geteuid() == 0:
+            pytest.skip('root reads a file whatever its mode')
+        with open(db, 'w'):
+            pass
+        os.chmod(db, 0)
+    refused = program('--port', '0', '--no-web', '--db', db)
+    code, log = refused.finish()
+    assert code == 1 and log.count('\n') == 1 and db in log and 'Traceback' not in log, log
+
+
 def test_a_new_file_gets_this_programs_schema_and_version(db):
     Store(db).close()
     check = sqlite3.connect(db)
@@ -210,6 +230,75 @@ def test_a_full_disk_is_said_once_the_chat_goes_on_and_writing_resumes(program, 
     assert said[0] == 'cannot write to' and said[-1].startswith('writing to')
     assert all(a != b for a, b in zip(said, said[1:]))
     assert transcript(db)[1].splitlines()[-1].endswith('talker: kept again')
+
+
+def read_only(path, yes=True):
+    """Make a file read-only for the server, and writable again: for root, whom file modes
+    do not stop, the immutable flag (chattr +i), which also stops writes to a file already
+    open; for anyone else, its mode, which stops only the writes of files opened after."""
+    if os.geteuid() == 0:
+        subprocess.run(['chattr', '+i' if yes else '-i', path], check=True)
+    else:
+        os.chmod(path, 0o444 if yes else 0o644)
+
+
+CHATTR = sys.platform.startswith('linux') and hasattr(os, 'geteuid') and os.geteuid() == 0 \
+    and shutil.which('chattr') is not None
+
+
+@pytest.mark.skipif(os.name != 'posix' or (hasattr(os, 'geteuid') and os.geteuid() == 0
+                                            and not CHATTR),
+                    reason='file modes (chattr +i for root, on Linux)')
+def test_a_read_only_file_is_said_at_start_and_the_chat_goes_on(program, client, db):
+    Store(db).close()
+    read_only(db)
+    try:
+        server, port = start(program, db)
+        server.expect(r'state in \S+: 0 lines, 0 bans, 0 mutes; cannot write to it')
+        reader = log_in(client(port), 'reader', 'python')
+        talker = log_in(client(port), 'talker', 'python')
+        reader.sync()
+        talker.send('said, but not kept')
+        assert reader.expect('said, but not kept')[-1] == 'talker: said, but not kept'
+        server.stop()
+        code, log = server.finish()
+    finally:
+        read_only(db, False)
+    assert code == 0 and 'Traceback' not in log
+    assert transcript(db)[1] == ''
+
+
+@pytest.mark.skipif(not CHATTR, reason='root on Linux: chattr +i stops writes to an open file')
+def test_a_file_made_read_only_is_said_once_the_chat_goes_on_and_writing_resumes(
+        program, client, db):
+    server, port = start(program, db)
+    reader = log_in(client(port), 'reader', 'python')
+    talker = log_in(client(port), 'talker', 'python')
+    reader.sync()
+    talker.send('kept first')
+    reader.expect('kept first')
+    # The file and its WAL; not the -shm, SQLite's index shared in memory, which the server
+    # has mapped: a mapped page of an immutable file faults (SIGBUS) when written.
+    files = [db, db + '-wal']
+    for each in files:
+        read_only(each)
+    try:
+        for n in range(3):
+            talker.send('not kept %d' % n)
+            assert reader.expect('not kept %d' % n)[-1] == 'talker: not kept %d' % n
+        server.expect('cannot write to .*chat.db')
+    finally:
+        for each in files:
+            read_only(each, False)
+    talker.send('kept again')
+    reader.expect('kept again')
+    server.expect('writing to .*chat.db again')
+    server.stop()
+    code, log = server.finish()
+    assert code == 0 and 'Traceback' not in log
+    assert len(re.findall('cannot write to', log)) == 1
+    kept = transcript(db)[1]
+    assert 'talker: kept first' in kept and kept.splitlines()[-1].endswith('talker: kept again')
 
 
 def test_keep_days_deletes_the_old_lines_at_start(program, db):
