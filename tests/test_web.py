@@ -7,13 +7,16 @@ real browser, is tests/test_browser.py's), and to its telnet port as telnet does
 
 import logging
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
-from conftest import (TIMEOUT, UPGRADE, WebClient, client_frame,
-                      log_in, read_to_end)
+from conftest import (TIMEOUT, UPGRADE, WebClient, client_frame, log_in,
+                      needs_other_loopbacks, read_to_end)
 
 from chat.web import FILES, PAGE_DIR
 
@@ -338,6 +341,121 @@ def test_behind_a_trusted_proxy_each_address_is_counted_limited_and_banned(make_
     finally:
         for client in opened:
             client.close()
+
+
+NGINX = shutil.which('nginx') or shutil.which('nginx', path='/usr/sbin:/usr/local/sbin')
+REQUIRE_PROXY = os.environ.get('CHAT_REQUIRE_PROXY') == '1'
+if REQUIRE_PROXY and NGINX is None:
+    raise RuntimeError('CHAT_REQUIRE_PROXY=1 but there is no nginx: apt-get install nginx')
+
+
+def nginx_site(proxy_port, web_port):
+    """docs/deploy.md's nginx example as a site on 127.0.0.1:proxy_port, without TLS (no
+    certificate to be had here), passing to web_port: its proxy lines word for word."""
+    with open(os.path.join(os.path.dirname(PAGE_DIR), os.pardir, 'docs', 'deploy.md'),
+              encoding='utf-8') as file:
+        example = re.search(r'```nginx\n(.*?)```', file.read(), re.S).group(1)
+    example = re.sub(r'listen 443 ssl;', 'listen 127.0.0.1:%d;' % proxy_port, example)
+    example = re.sub(r'\n *ssl_certificate.*', '', example)
+    assert 'proxy_pass http://127.0.0.1:5001;' in example
+    return example.replace('127.0.0.1:5001', '127.0.0.1:%d' % web_port)
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    """Start a real nginx in front of a web port: nginx(web_port) -> its own port. It runs
+    in the foreground, one process, its files in tmp_path; stopped after the test."""
+    if NGINX is None:
+        pytest.skip('no nginx to put in front (apt-get install nginx; CI has it)')
+    started = []
+
+    def start(web_port, proxy_port):
+        config = tmp_path / 'nginx.conf'
+        config.write_text(
+            'daemon off;\nmaster_process off;\nerror_log %(d)s/error.log;\n'
+            'pid %(d)s/nginx.pid;\nevents { worker_connections 64; }\nhttp {\n'
+            '  access_log off;\n  client_body_temp_path %(d)s/body;\n'
+            '  proxy_temp_path %(d)s/proxy;\n  fastcgi_temp_path %(d)s/fastcgi;\n'
+            '  uwsgi_temp_path %(d)s/uwsgi;\n  scgi_temp_path %(d)s/scgi;\n%(site)s}\n'
+            % {'d': tmp_path, 'site': nginx_site(proxy_port, web_port)})
+        process = subprocess.Popen([NGINX, '-p', str(tmp_path), '-c', str(config)],
+                                   stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        started.append(process)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail('nginx did not start: %s' % process.stderr.read().decode())
+            try:
+                socket.create_connection(('127.0.0.1', proxy_port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(TIMEOUT)
+        process.stderr.close()
+
+
+def answer(port, request, source):
+    """Send request from the local address source; return (head, body) of the answer, read
+    by its Content-Length: nginx keeps a client's connection open after it."""
+    with socket.create_connection(('127.0.0.1', port), timeout=TIMEOUT,
+                                  source_address=(source, 0)) as sock:
+        sock.sendall(request.encode('latin-1'))
+        data = b''
+        while b'\r\n\r\n' not in data:
+            data += sock.recv(65536) or pytest.fail('closed before the head: %r' % data)
+        head, _, body = data.partition(b'\r\n\r\n')
+        head = head.decode('latin-1')
+        length = re.search(r'(?im)^content-length: *(\d+)', head)
+        while length and len(body) < int(length.group(1)):
+            body += sock.recv(65536) or pytest.fail('closed in the body: %r' % body)
+        return head, body
+
+
+def free_port():
+    """A port nothing listens on now (nginx cannot be asked for port 0 and tell)."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+@needs_other_loopbacks
+def test_behind_a_real_nginx_two_browsers_are_two_addresses_and_a_ban_hits_one(
+        make_server, client, nginx):
+    """deploy.md's nginx in front, --trusted-proxy 127.0.0.1; the browsers connect to
+    nginx from 127.0.0.2 and 127.0.0.3. Bob also sends an X-Forwarded-For of his own,
+    naming alice's address: nginx's header replaces it."""
+    proxy_port = free_port()
+    origin = 'http://127.0.0.1:%d' % proxy_port      # the page's public origin
+    running = make_server(web=True, proxies=['127.0.0.1'], origins=[origin],
+                          op_password='sesame', max_per_address=1)
+    nginx(running.web_port, proxy_port)
+    teacher = log_in(client(running.port), 'teacher')
+    teacher.ask('/op sesame')
+    alice = log_in(WebClient(proxy_port, source='127.0.0.2', origin=origin), 'alice')
+    bob = log_in(WebClient(proxy_port, source='127.0.0.3', origin=origin,
+                           extra='X-Forwarded-For: 127.0.0.2\r\n'), 'bob')
+    try:
+        # One connection an address, and these are two: the class is not one address.
+        assert teacher.ask('/who')[0] == 'Logged in (3):'
+        assert 'banned' in teacher.ask('/ban bob')[-1]
+        assert teacher.ask('/bans')[-1].startswith('127.0.0.3 ')
+        assert bob.read_to_close()[-1] == 'You are banned from this server by teacher.'
+        refused = UPGRADE.format(host='127.0.0.1:%d' % proxy_port,
+                                 extra='Origin: %s\r\n' % origin)
+        head, body = answer(proxy_port, refused, '127.0.0.3')
+        assert head.startswith('HTTP/1.1 403') and b'banned' in body
+        assert alice.ask('/who')[0] == 'Logged in (2):'   # alice stays, at her one place
+        head, body = answer(proxy_port, refused, '127.0.0.4')
+        assert head.startswith('HTTP/1.1 101')             # and newcomers are welcome
+    finally:
+        alice.close()
+        bob.close()
 
 
 def test_a_request_not_from_a_trusted_proxy_is_counted_under_its_own_address(make_server):
