@@ -23,6 +23,7 @@ import functools
 import os
 import shutil
 import socket
+import sys
 import tempfile
 
 import pytest
@@ -43,6 +44,11 @@ try:
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:                    # a skip, or with CHAT_REQUIRE_BROWSER=1 a failure
     webdriver = None
+
+try:                                   # axe-core's script, as a package ships it (3.10+)
+    from axe_core_python.base import AXE_SCRIPT
+except ImportError:
+    AXE_SCRIPT = None
 
 CHROMIUM = shutil.which('chromium')
 CHROMEDRIVER = shutil.which('chromedriver')
@@ -116,6 +122,7 @@ def page(browser):
     browser.get_log('browser')         # what earlier tests left in the console
     yield browser
     browser.execute_cdp_cmd('Emulation.setDeviceMetricsOverride', LAPTOP)
+    browser.execute_cdp_cmd('Emulation.setEmulatedMedia', {'features': []})
     browser.get('about:blank')
 
 
@@ -872,6 +879,66 @@ def test_a_server_restarted_on_its_database_resumes_the_page(page, serve, line_u
 
 
 # ---- Every screen, every language
+
+def accessibility_violations(driver):
+    """What axe-core (WCAG 2.0, 2.1 and 2.2, A and AA, and its best practices) finds wrong
+    in the page as it is now: 'rule (impact): help, at [selectors]' for each."""
+    driver.execute_script(AXE_SCRIPT)
+    results = driver.execute_async_script(
+        'const done = arguments[arguments.length - 1];'
+        'axe.run(document, {resultTypes: ["violations"]}).then(done,'
+        ' (error) => done({error: String(error)}));')
+    assert 'error' not in results, results
+    return ['%s (%s): %s, at %s' % (violation['id'], violation['impact'], violation['help'],
+                                    [node['target'] for node in violation['nodes']])
+            for violation in results['violations']]
+
+
+@pytest.mark.skipif(AXE_SCRIPT is None and sys.version_info < (3, 10),
+                    reason='axe-core-python, which ships axe-core, needs Python 3.10')
+@pytest.mark.parametrize('viewport', ['laptop', 'phone', 'dark'])
+def test_axe_finds_nothing_wrong_in_any_view_of_the_page(page, server, line_user, viewport):
+    """The login form, a room, the list of people open with a member's actions, the
+    operator's view and the commands panel, as axe-core sees each: on a laptop, on a phone,
+    and on a laptop whose system is in dark mode."""
+    if AXE_SCRIPT is None:
+        pytest.fail('no axe-core-python: pip install -e ".[test]"')
+    if viewport == 'phone':
+        page.execute_cdp_cmd('Emulation.setDeviceMetricsOverride', PHONE)
+    elif viewport == 'dark':
+        page.execute_cdp_cmd('Emulation.setEmulatedMedia', {
+            'features': [{'name': 'prefers-color-scheme', 'value': 'dark'}]})
+    bob = line_user('bob', 'python')
+    open_page(page, server.url)
+    assert accessibility_violations(page) == [], 'the login form'
+    page.find_element(By.ID, 'nickname').send_keys('ann' + Keys.ENTER)
+    wait_for_line(page, 'Welcome, ann!')
+    type_line(page, '/python')
+    wait(page, lambda: 'python' in where(page), 'entered python')
+    type_line(page, 'hello')
+    bob.send('hello, ann')
+    wait_for_line(page, 'bob: hello, ann')
+    assert accessibility_violations(page) == [], 'a room'
+    become_operator(page)
+    if viewport == 'phone':
+        page.find_element(By.ID, 'people-toggle').click()
+        wait(page, lambda: shown(page, 'people'), 'opened the list of people')
+    wait(page, lambda: click(page, 'bob', '.person-name'), 'listed bob')
+    wait(page, lambda: person(page, 'bob').find_elements(By.CSS_SELECTOR, '[data-action]'),
+         "offered bob's actions")
+    assert accessibility_violations(page) == [], "the operator's list, bob's actions open"
+    wait(page, lambda: click(page, 'bob', '[data-action="kick"]'), 'offered kick for bob')
+    wait(page, page.find_element(By.ID, 'confirm').is_displayed, 'asked for a confirmation')
+    assert accessibility_violations(page) == [], 'the confirmation of a kick'
+    answer_dialog(page, yes=False)
+    if viewport == 'phone':
+        if shown(page, 'people'):
+            page.find_element(By.ID, 'people-close').click()
+        page.find_element(By.ID, 'commands-toggle').click()
+        wait(page, lambda: shown(page, 'commands'), 'opened the commands')
+        assert accessibility_violations(page) == [], "the operator's commands"
+
+
 
 def test_a_phone_reaches_every_command_and_the_people_without_sideways_scroll(
         page, server, line_user):
