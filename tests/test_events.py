@@ -7,13 +7,18 @@ test here talks to a real server over loopback, as EventClient (the page's
 way) beside a telnet-like Client.
 """
 
+import itertools
 import json
 
 import pytest
-from conftest import EventClient, WebClient, log_in
+from conftest import Client, EventClient, WebClient, log_in
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import chat.websocket
 from chat.events import as_json
+from chat.framing import clean
+from chat.rooms import MAX_NICKNAME, valid_nickname
 
 
 @pytest.fixture
@@ -124,6 +129,57 @@ def test_nothing_a_user_types_makes_another_kind_of_object(server, events, clien
     said = page.next_of('say')
     assert said['from'] == 'Usage' and said['body'] == typed
     assert said['text'] == 'Usage: ' + typed
+
+
+TYPED = st.text(st.characters(blacklist_categories=('Cs',), blacklist_characters='\r\n'),
+                max_size=60)
+"""Any text a user may type on a line: any script, controls, marks, ignorable characters."""
+
+NICKNAMES = st.text(st.characters(blacklist_categories=('Cs',)), min_size=1,
+                    max_size=MAX_NICKNAME).filter(valid_nickname)
+"""Any nickname the server takes."""
+
+
+def test_what_anyone_types_as_anyone_arrives_only_as_from_and_body(server):
+    """Any text, said, acted (/me) or sent privately (/msg) by any nickname: the page's
+    object carries the nickname only in `from`, the text only in `body`, and as its `text`
+    exactly the line a telnet user reads; every object is valid JSON, one a message."""
+    numbers = itertools.count()
+
+    @settings(max_examples=60, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(nick=NICKNAMES, typed=TYPED, how=st.sampled_from(['say', 'me', 'private']))
+    def check(nick, typed, how):
+        body = clean(typed)
+        assume(body and not body.startswith('/'))        # a command, or nothing to say
+        assume(not nick.lower().startswith(('page', 'telnet')))
+        number = next(numbers)
+        page = log_in(EventClient(server.web_port), 'page%d' % number, 'python')
+        telnet = log_in(Client(server.port), 'telnet%d' % number, 'python')
+        user = log_in(Client(server.port), nick, 'python')
+        try:
+            page.next_of('notice', event='enter', nick=nick)
+            user.send({'say': typed, 'me': '/me ' + typed,
+                       'private': '/msg page%d %s' % (number, typed)}[how])
+            user.send('the end')
+            got = page.next_of(how)
+            assert got['from'] == nick and got['body'] == body, got
+            others = {key: value for key, value in got.items()
+                      if key not in ('from', 'body', 'text')}
+            assert set(others) <= {'type', 'seq', 'time', 'room', 'to'}, got
+            assert others['type'] == how and others.get('to') in (None, 'page%d' % number)
+            lines = telnet.expect_all('%s: the end' % nick)
+            if how == 'private':
+                assert got['text'] == '[private] %s: %s' % (nick, body)
+                assert lines[-2] == '%s entered the room.' % nick
+            else:
+                assert got['text'] == lines[-2]                 # what telnet reads, exactly
+            assert page.next_of('say')['body'] == 'the end'
+        finally:
+            for client in (user, telnet, page):
+                client.close()
+
+    check()
 
 
 def test_an_announcement_reaches_the_hall_and_every_room(server, events):
