@@ -53,7 +53,6 @@ LOOKALIKE_SCRIPTS = frozenset(['LATIN', 'GREEK', 'CYRILLIC'])
 """Alphabets whose letters pass for one another (Latin e, Cyrillic е): a nickname that
 mixes them, as teachеr does, could pass for another's."""
 LOG_IN_FIRST = 'Please log in first: /login <nickname>'
-MUTED = 'You are muted: nobody hears you until an operator lifts it.'
 
 HISTORY = 20
 """Chat lines each room keeps for /history."""
@@ -102,28 +101,6 @@ class Room(OperatorCommands, ResumeCommands, CommandHandler):
         changed this round (`MemberLists`)."""
         if self.watching:
             self.server.member_lists.add(self)
-
-    def show_members(self):
-        """Tell the room's chat.events clients who is here: each member's nickname and
-        whether they are an operator, and to an operator whether they are muted."""
-        watching = [session for session in self.watching if session.client_name]
-        if not watching:
-            return
-        members = sorted(self.members(), key=lambda member: member.client_name.casefold())
-        is_muted = self.server.classroom.is_muted
-        views = {}                     # operator or not -> the frame, made once for each
-        for session in watching:
-            view = views.get(session.operator)
-            if view is None:
-                listed = [{'nick': member.client_name, 'operator': member.operator}
-                          for member in members]
-                if session.operator:
-                    for entry in listed:
-                        entry['muted'] = is_muted(entry['nick'])
-                view = views[session.operator] = session.framing.message(
-                    {'type': 'room', 'name': self.name, 'quiet': self.quiet,
-                     'members': listed})
-            session.push_data(view)
 
     def do_logout(self, session, line):
         """logout: leave the chat server."""
@@ -196,13 +173,6 @@ class Room(OperatorCommands, ResumeCommands, CommandHandler):
                                          ' (operator)' if user.operator else ''))
         if len(users) > WHO_LIMIT:
             session.push('... and %d more.' % (len(users) - WHO_LIMIT))
-
-    def tell_if_muted(self, session):
-        """Whether session is muted; if so, it is told that nobody hears it."""
-        if self.server.classroom.is_muted(session.client_name):
-            session.push(notice(MUTED, 'muted', nick=session.client_name))
-            return True
-        return False
 
 
 class Hall(Room):
@@ -416,7 +386,29 @@ class MemberLists(set):
 
     def tick(self, now):
         while self:
-            self.pop().show_members()
+            show_members(self.pop())
+
+
+def show_members(room):
+    """Tell a room's chat.events clients who is in it: each member's nickname and whether
+    they are an operator, and to an operator whether they are muted."""
+    watching = [session for session in room.watching if session.client_name]
+    if not watching:
+        return
+    members = sorted(room.members(), key=lambda member: member.client_name.casefold())
+    is_muted = room.server.classroom.is_muted
+    views = {}                         # operator or not -> the frame, made once for each
+    for session in watching:
+        view = views.get(session.operator)
+        if view is None:
+            listed = [{'nick': member.client_name, 'operator': member.operator}
+                      for member in members]
+            if session.operator:
+                for entry in listed:
+                    entry['muted'] = is_muted(entry['nick'])
+            view = views[session.operator] = session.framing.message(
+                {'type': 'room', 'name': room.name, 'quiet': room.quiet, 'members': listed})
+        session.push_data(view)
 
 
 def valid_nickname(name):

@@ -147,8 +147,19 @@ class Classroom:
 
 
 
+MUTED = 'You are muted: nobody hears you until an operator lifts it.'
+
+
 class OperatorCommands:
-    """The teacher's commands, for every room: /op, and the operators' own."""
+    """The teacher's commands, for every room: /op, and the operators' own; and what a mute
+    does to the commands of the muted (`tell_if_muted`)."""
+
+    def tell_if_muted(self, session):
+        """Whether session is muted; if so, it is told that nobody hears it."""
+        if self.server.classroom.is_muted(session.client_name):
+            session.push(notice(MUTED, 'muted', nick=session.client_name))
+            return True
+        return False
 
     def do_op(self, session, line):
         """op <password>: become an operator, with the operators' password."""
