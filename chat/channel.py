@@ -96,8 +96,15 @@ class Channel(asynchat.async_chat):
 
     ac_in_buffer_size = READ_SIZE
     framing_class = Telnet
-    events = False
-    """Whether the client reads events (chat.events): its framing renders each line."""
+
+    # push_to_all reads these for every member of a room, for every line: kept in slots,
+    # they are read as fast as Python reads an attribute, and the instance's dict (asyncore's
+    # attributes, the session's) stays small. CPython 3.11 and later read an instance whose
+    # dict has passed 30 names more slowly: a room's fan-out then took some 1.6 times as
+    # long (docs/performance.md).
+    __slots__ = ('server', 'schedule', 'max_queue', 'framing', 'events', 'peer',
+                 'address_key', 'closed', 'reason', '_out', '_sending', '_queued',
+                 '_waiting', '_bucket', '_eof', '_closing')
 
     @staticmethod
     def refusal(reply, status):
@@ -112,6 +119,7 @@ class Channel(asynchat.async_chat):
         limits = server.limits
         self.max_queue = limits.max_queue
         self.framing = self.framing_class(limits.max_line)
+        self.events = self.framing.events   # the client reads events (chat.events)
         # asynchat's output queue goes unused (push_data and handle_write are this class's
         # own): letting its deque go saves its memory, for every channel.
         self.producer_fifo = None

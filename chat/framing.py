@@ -72,6 +72,7 @@ class Framing:
 
     ended = False
     wrap = None
+    events = False                     # lines go out as events (chat.events), not text
 
     def __init__(self, max_line=MAX_LINE):
         self.max_line = max_line

@@ -143,7 +143,7 @@ class WebSession(ChatSession):
 
     def __init__(self, server, sock, origin=None, events=False):
         if events:                     # it asked for chat.events: each line as its event
-            self.framing_class, self.events = EventSocket, True
+            self.framing_class = EventSocket
         ChatSession.__init__(self, server, sock)
         log.info('%s is a browser%s%s', self.peer, ' from %s' % origin if origin else '',
                  ', reading events' if events else '')

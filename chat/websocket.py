@@ -307,6 +307,7 @@ class EventSocket(WebSocket):
     as its event, one JSON object to a text message (chat/events.py)."""
 
     wrap = None                        # render frames each message itself
+    events = True
 
     def render(self, line, replay=False):
         """Return the frame of a line's event: made once, for every chat.events reader."""
