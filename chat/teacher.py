@@ -146,7 +146,6 @@ class Classroom:
             self.mute(new)
 
 
-
 MUTED = 'You are muted: nobody hears you until an operator lifts it.'
 
 
