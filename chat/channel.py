@@ -40,7 +40,7 @@ import socket
 import sys
 
 from .framing import ENDED, TOO_LONG, encode
-from .limits import LINE_RATE, TokenBucket
+from .limits import Pause, TokenBucket
 from .telnet import Telnet
 
 log = logging.getLogger('chat')
@@ -251,12 +251,13 @@ class Channel(asynchat.async_chat):
     def slow_down(self, seconds):
         """Handle none of the client's lines for seconds at least (after a wrong password).
 
-        The line rate carries it: the channel's bucket is emptied for that long,
-        and a bucket is made for it if the rate is off.
+        The line rate carries it: the channel's bucket is emptied for that long;
+        if the rate is off, a `Pause` stands in for the bucket, and holds the
+        lines for that long only.
         """
         now = self.schedule.clock()
         if self._bucket is None:
-            self._bucket = TokenBucket(LINE_RATE, self.server.limits.line_burst, now)
+            self._bucket = Pause(now)
         self._bucket.hold(now, seconds)
 
     def handle_expt(self):

@@ -120,6 +120,25 @@ class TokenBucket:
         return True
 
 
+class Pause:
+    """What a wrong password gives a client when the line rate is off: none of its lines
+    until the pause is over, then every one, as before. (A TokenBucket at the default rate
+    would have paced the client for the rest of its session.)"""
+
+    __slots__ = ('until',)
+
+    def __init__(self, now):
+        self.until = now
+
+    def hold(self, now, seconds):
+        """Allow no line for seconds from now, at least."""
+        self.until = max(self.until, now + seconds)
+
+    def take(self, now):
+        """Whether a line sent at now may be handled: once the pause is over, always."""
+        return now >= self.until
+
+
 class Deadlines(collections.OrderedDict):
     """Keys that fall due `delay` seconds after they were added: key -> when, first due first.
 

@@ -756,9 +756,9 @@ def stepped():
     clock = Clock()
     servers = []
 
-    def start(**limits):
+    def start(op_password=None, **limits):
         server = StrictServer(0, '127.0.0.1', limits=Limits(**limits).capped(
-            capacity(LOOPS[0])), clock=clock)
+            capacity(LOOPS[0])), clock=clock, op_password=op_password)
         loop = make_loop(server, LOOPS[0])
         servers.append(server)
         return server, loop, clock

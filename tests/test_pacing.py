@@ -282,6 +282,33 @@ def test_the_line_rate_counts_by_the_servers_clock(stepped):
         listener.close()
 
 
+def test_with_the_rate_off_a_wrong_password_pauses_the_lines_then_nothing_paces_them(
+        stepped):
+    server, loop, clock = stepped(op_password='sesame', line_rate=0)
+    port = server.socket.getsockname()[1]
+    talker, listener = Client(port), Client(port)
+    try:
+        for client, name in ((talker, 'talker'), (listener, 'listener')):
+            turn(loop, client, '/login')
+            client.send('/login ' + name)
+            turn(loop, client, 'Commands here')
+            client.send('/python')
+            turn(loop, client, 'room python')
+        talker.send('/op guess')
+        assert turn(loop, talker, 'password') == 'Wrong password.'
+        talker.send(''.join('line %d\r\n' % n for n in range(1, 41)))
+        for _ in range(10):
+            loop.run_once(0)
+        with pytest.raises(BlockingIOError):
+            listener._fill()                       # the second's pause
+        clock.now += 1.0
+        # Then all 40 at once: no line rate, though the pause needed one for a second.
+        assert turn(loop, listener, 'line 40') == 'talker: line 40'
+    finally:
+        talker.close()
+        listener.close()
+
+
 @ONE_LOOP
 def test_a_browser_that_floods_is_paced_not_cut(make_server, web_client):
     """A browser's lines are paced as a telnet client's are (the loops' part of pacing is
