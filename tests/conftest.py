@@ -186,6 +186,14 @@ class ServerThread:
             raise self.error
 
 
+def free_port():
+    """A port of 127.0.0.1 nothing listens on now, for a program that cannot be asked for
+    port 0 and tell which it took (nginx; a second chat on the same port)."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
 def loopback_is_a_network():
     """Whether 127.0.0.2 and the like can be used: Linux and Windows, not macOS by default."""
     try:

@@ -7,13 +7,7 @@ import sys
 import time
 
 import pytest
-from conftest import TIMEOUT, WINDOWS, installed_script
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
+from conftest import TIMEOUT, WINDOWS, free_port, installed_script
 
 
 def run(*args):

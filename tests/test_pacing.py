@@ -257,17 +257,24 @@ def test_a_flood_of_empty_lines_costs_other_users_nothing(stepped):
             client.close()
 
 
-def test_the_line_rate_counts_by_the_servers_clock(stepped):
-    server, loop, clock = stepped(line_rate=5, line_burst=20)
+def stepped_pair(server, loop):
+    """A talker and a listener, logged in to the room python of a server whose loop the
+    test turns (the stepped fixture): (talker, listener)."""
     port = server.socket.getsockname()[1]
     talker, listener = Client(port), Client(port)
+    for client, name in ((talker, 'talker'), (listener, 'listener')):
+        turn(loop, client, '/login')
+        client.send('/login ' + name)
+        turn(loop, client, 'Commands here')
+        client.send('/python')
+        turn(loop, client, 'room python')
+    return talker, listener
+
+
+def test_the_line_rate_counts_by_the_servers_clock(stepped):
+    server, loop, clock = stepped(line_rate=5, line_burst=20)
+    talker, listener = stepped_pair(server, loop)
     try:
-        for client, name in ((talker, 'talker'), (listener, 'listener')):
-            turn(loop, client, '/login')
-            client.send('/login ' + name)
-            turn(loop, client, 'Commands here')
-            client.send('/python')
-            turn(loop, client, 'room python')
         talker.send(''.join('line %d\r\n' % n for n in range(1, 30)))
         # 2 of the burst of 20 went to /login and /python: 18 pass at once.
         assert turn(loop, listener, 'line 18') == 'talker: line 18'
@@ -285,15 +292,8 @@ def test_the_line_rate_counts_by_the_servers_clock(stepped):
 def test_with_the_rate_off_a_wrong_password_pauses_the_lines_then_nothing_paces_them(
         stepped):
     server, loop, clock = stepped(op_password='sesame', line_rate=0)
-    port = server.socket.getsockname()[1]
-    talker, listener = Client(port), Client(port)
+    talker, listener = stepped_pair(server, loop)
     try:
-        for client, name in ((talker, 'talker'), (listener, 'listener')):
-            turn(loop, client, '/login')
-            client.send('/login ' + name)
-            turn(loop, client, 'Commands here')
-            client.send('/python')
-            turn(loop, client, 'room python')
         talker.send('/op guess')
         assert turn(loop, talker, 'password') == 'Wrong password.'
         talker.send(''.join('line %d\r\n' % n for n in range(1, 41)))

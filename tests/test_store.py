@@ -199,6 +199,18 @@ def test_a_new_file_gets_this_programs_schema_and_version(db):
         first.close()
 
 
+def kept_again(server, talker, reader):
+    """Once the file can be written again: a line said is kept, the log says writing goes
+    on, and the server stops cleanly; return its log."""
+    talker.send('kept again')
+    reader.expect('kept again')
+    server.expect('writing to .*chat.db again')
+    server.stop()
+    code, log = server.finish()
+    assert code == 0 and 'Traceback' not in log
+    return log
+
+
 @pytest.mark.skipif(resource is None or not hasattr(resource, 'prlimit'),
                     reason='Linux: prlimit sets another process limit')
 def test_a_full_disk_is_said_once_the_chat_goes_on_and_writing_resumes(program, client, db):
@@ -218,12 +230,7 @@ def test_a_full_disk_is_said_once_the_chat_goes_on_and_writing_resumes(program, 
     assert reader.expect('still chatting')[-1] == 'talker: still chatting'
     resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE,
                      (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    talker.send('kept again')
-    reader.expect('kept again')
-    server.expect('writing to .*chat.db again')
-    server.stop()
-    code, log = server.finish()
-    assert code == 0 and 'Traceback' not in log
+    log = kept_again(server, talker, reader)
     # Once for each time writing stops, once for each time it works again: a write that
     # fits in pages the file has may work in between, and is said as it happens.
     said = re.findall(r'cannot write to|writing to \S+ again', log)
@@ -290,12 +297,7 @@ def test_a_file_made_read_only_is_said_once_the_chat_goes_on_and_writing_resumes
     finally:
         for each in files:
             read_only(each, False)
-    talker.send('kept again')
-    reader.expect('kept again')
-    server.expect('writing to .*chat.db again')
-    server.stop()
-    code, log = server.finish()
-    assert code == 0 and 'Traceback' not in log
+    log = kept_again(server, talker, reader)
     assert len(re.findall('cannot write to', log)) == 1
     kept = transcript(db)[1]
     assert 'talker: kept first' in kept and kept.splitlines()[-1].endswith('talker: kept again')

@@ -15,7 +15,7 @@ import sys
 import time
 
 import pytest
-from conftest import (TIMEOUT, UPGRADE, WebClient, client_frame, log_in,
+from conftest import (TIMEOUT, UPGRADE, WebClient, client_frame, free_port, log_in,
                       needs_other_loopbacks, read_to_end)
 
 from chat.web import FILES, PAGE_DIR
@@ -415,13 +415,6 @@ def answer(port, request, source):
         while length and len(body) < int(length.group(1)):
             body += sock.recv(65536) or pytest.fail('closed in the body: %r' % body)
         return head, body
-
-
-def free_port():
-    """A port nothing listens on now (nginx cannot be asked for port 0 and tell)."""
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
 
 
 @needs_other_loopbacks
