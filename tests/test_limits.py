@@ -44,6 +44,17 @@ def test_a_connection_that_does_not_log_in_in_time_is_closed(limited):
     assert member.ask('/python')[0].startswith('You are in the room python')
 
 
+
+@pytest.mark.parametrize('limited', [{'login_timeout': 0}], indirect=True)
+def test_a_login_timeout_of_0_lets_a_connection_take_its_time(limited):
+    running, connect = limited
+    slow = connect()
+    slow.expect('/login')
+    assert not running.server.schedule.logins          # no deadline, not even one at once
+    slow.send('/login slow')
+    assert slow.expect('Welcome, slow')
+
+
 # ---- the mechanisms of chat/limits.py, told the time: no sockets, no sleeps
 
 def test_a_token_bucket_allows_its_burst_at_once_then_its_rate():

@@ -12,6 +12,8 @@ import time
 import pytest
 from conftest import TIMEOUT, EventClient, StrictServer, log_in, reset
 
+from chat.store import Store
+
 CODE = re.compile(r'Your resume code: (\S+)\.')
 
 
@@ -25,7 +27,20 @@ def server(make_server):
     return make_server(op_password='sesame', web=True)
 
 
-def test_a_dropped_session_comes_back_with_what_it_missed_in_order_once(server, client):
+@pytest.fixture(params=[False, True], ids=['in-memory', 'with-a-database'])
+def memory_or_db(request, make_server, tmp_path):
+    """A server that keeps its state in memory, or in a database too, as --db has it: the
+    lines a resumed session missed are then found in both, and each must come once."""
+    store = Store(str(tmp_path / 'chat.db')) if request.param else None
+    running = make_server(server_class=functools.partial(StrictServer, store=store))
+    yield running
+    running.stop()                     # the last round written before the file is let go
+    if store is not None:
+        store.close()
+
+
+def test_a_dropped_session_comes_back_with_what_it_missed_in_order_once(memory_or_db, client):
+    server = memory_or_db
     alice = log_in(client(server.port), 'alice', 'python')
     bob = log_in(client(server.port), 'bob', 'python')
     bob.send('before the drop')

@@ -351,6 +351,19 @@ def test_a_wrong_password_holds_the_next_line_back_a_second(classroom):
     assert time.monotonic() - started >= 0.9
 
 
+
+def test_an_address_past_its_tries_is_told_to_wait_and_nothing_is_compared(classroom,
+                                                                           client):
+    """Every connection of one address draws on its tries: a login, an /op, a resume code."""
+    classroom.running.server.classroom.tries = PasswordTries(rate=0.001, burst=1)
+    student = classroom('student')     # the class password: the address's one try
+    stranger = client(classroom.running.port)
+    stranger.expect('password')
+    busy = ['Too many password tries from your address: try again in a moment.']
+    assert student.ask('/op ' + TEACHER) == busy
+    assert stranger.ask('/resume some-code') == busy
+    assert stranger.ask('/login anyone ' + CLASS) == busy
+
 # ---- the start, for a class
 
 @pytest.mark.parametrize('problem, setup', [
