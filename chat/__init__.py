@@ -57,4 +57,4 @@ docs/walkthrough.md explains the design through this code; docs/protocol.md
 is the reference of what a client sees.
 """
 
-__version__ = '1.6.0'
+__version__ = '1.7.0'

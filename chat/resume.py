@@ -41,11 +41,13 @@ def digest(code):
 class Resumable:
     """What a code stands for: a nickname, a room, operator or not, the last seq said when
     it entered that room (nothing before is missed), and when the session ended (None while
-    it is open, `session` then being it)."""
+    it is open, `session` then being it). `number` counts the codes issued: the database
+    keeps them by it."""
 
-    __slots__ = ('hash', 'nick', 'room', 'operator', 'entered', 'ended', 'session')
+    __slots__ = ('number', 'hash', 'nick', 'room', 'operator', 'entered', 'ended', 'session')
 
-    def __init__(self, hash, nick, room, operator, entered, ended=None, session=None):
+    def __init__(self, number, hash, nick, room, operator, entered, ended=None, session=None):
+        self.number = number
         self.hash = hash
         self.nick = nick
         self.room = room
@@ -62,15 +64,17 @@ class Resumes(dict):
         super().__init__()
         self.seconds = seconds
         self.store = store             # a Store (chat/store.py), or None: memory only
+        self.issued = 0                # the number of the last code issued
         self._ending = collections.deque()   # (ended, hash) of the codes ended, oldest first
 
     def restore(self, rows, now):
-        """Take up the codes a database kept: (hash, nick, room, operator, ended) rows; a
-        session still open when the server stopped (killed, say) ended now."""
-        for hash, nick, room, operator, entered, ended in sorted(
-                rows, key=lambda row: now if row[5] is None else row[5]):
-            self[hash] = Resumable(hash, nick, room, bool(operator), entered,
+        """Take up the codes a database kept: (number, hash, nick, room, operator, entered,
+        ended) rows; a session still open when the server stopped (killed, say) ended now."""
+        for number, hash, nick, room, operator, entered, ended in sorted(
+                rows, key=lambda row: now if row[6] is None else row[6]):
+            self[hash] = Resumable(number, hash, nick, room, bool(operator), entered,
                                    now if ended is None else ended)
+            self.issued = max(self.issued, number)
             self._ending.append((self[hash].ended, hash))
             if ended is None:
                 self._keep(self[hash])
@@ -81,8 +85,9 @@ class Resumes(dict):
         last_seq: the seq of the last line said so far."""
         self.forget(session)
         code = secrets.token_urlsafe(16)
-        resumable = Resumable(digest(code), session.client_name, session.room.name,
-                              session.operator, last_seq, session=session)
+        self.issued += 1
+        resumable = Resumable(self.issued, digest(code), session.client_name,
+                              session.room.name, session.operator, last_seq, session=session)
         self[resumable.hash] = session.resumable = resumable
         self._keep(resumable)
         return code
@@ -115,7 +120,7 @@ class Resumes(dict):
         resumable = getattr(session, 'resumable', None)
         session.resumable = None
         if resumable is not None and self.pop(resumable.hash, None) is not None:
-            self._drop(resumable.hash)
+            self._drop(resumable)
 
     def find(self, code, now):
         """The Resumable a code stands for; or None if the code is wrong, used, or past
@@ -126,7 +131,7 @@ class Resumes(dict):
             return None
         if resumable.ended is not None and now - resumable.ended > self.seconds:
             self.pop(given)
-            self._drop(given)
+            self._drop(resumable)
             return None
         return resumable
 
@@ -136,7 +141,7 @@ class Resumes(dict):
         if resumable.session is not None:
             resumable.session.resumable = None
         self.pop(resumable.hash, None)
-        self._drop(resumable.hash)
+        self._drop(resumable)
 
     def expire(self, now):
         """Forget the codes past their time, oldest first: each session's end expires
@@ -148,15 +153,15 @@ class Resumes(dict):
             if resumable is not None and resumable.ended is not None \
                     and now - resumable.ended > self.seconds:
                 self.pop(hash)
-                self._drop(hash)
+                self._drop(resumable)
 
     def _keep(self, resumable):
         if self.store is not None and resumable.hash in self:   # not a code used since
             self.store.keep_code(resumable)
 
-    def _drop(self, hash):
+    def _drop(self, resumable):
         if self.store is not None:
-            self.store.drop_code(hash)
+            self.store.drop_code(resumable.number)
 
 
 class ResumeCommands:

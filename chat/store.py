@@ -41,7 +41,7 @@ log = logging.getLogger('chat')
 APPLICATION_ID = 0x63686174
 """'chat', in the database header (PRAGMA application_id): this program's file."""
 
-VERSION = 1
+VERSION = 2
 """The schema's version (PRAGMA user_version); MIGRATIONS take an older file to it."""
 
 SCHEMA = """
@@ -62,7 +62,9 @@ CREATE TABLE mutes (
     nick TEXT PRIMARY KEY          -- nickname_key of the muted nickname
 );
 CREATE TABLE resumes (
-    hash BLOB PRIMARY KEY,         -- SHA-256 of the code; the code itself is never kept
+    number INTEGER PRIMARY KEY,    -- the codes in the order issued (by hash, a storm of
+                                   -- logins wrote a random page of two B-trees for each)
+    hash BLOB NOT NULL,            -- SHA-256 of the code; the code itself is never kept
     nick TEXT NOT NULL,
     room TEXT NOT NULL,
     operator INTEGER NOT NULL,
@@ -75,11 +77,24 @@ CREATE TABLE counters (
 );
 """
 
-MIGRATIONS = {}
+
+
+def to_version_2(db):
+    """Version 1 kept the resume codes by their hash: keep them in the order issued."""
+    db.execute('ALTER TABLE resumes RENAME TO resumes_1')
+    db.execute('CREATE TABLE resumes (number INTEGER PRIMARY KEY, hash BLOB NOT NULL, '
+               'nick TEXT NOT NULL, room TEXT NOT NULL, operator INTEGER NOT NULL, '
+               'entered INTEGER NOT NULL, ended REAL)')
+    db.execute('INSERT INTO resumes (hash, nick, room, operator, entered, ended) SELECT '
+               'hash, nick, room, operator, entered, ended FROM resumes_1 ORDER BY rowid')
+    db.execute('DROP TABLE resumes_1')
+
+
+MIGRATIONS = {2: to_version_2}
 """The version a step reaches -> a function of the connection that takes a file of the
-version before to it (`to_version_2(db)`, say), in the transaction open. Version 1 is the
-first: there is nothing to migrate from yet. A change to SCHEMA raises VERSION and adds the
-step to it, tested from a file of the version before."""
+version before to it, in the transaction open. A change to SCHEMA raises VERSION and adds
+the step here (its own copy of the tables it makes: SCHEMA changes again later), tested
+from a file of the version before (tests/test_store.py)."""
 
 KEEP_DAYS = 30
 """Days a line said is kept (--keep-days); 0 keeps everything."""
@@ -137,7 +152,7 @@ class Store:
         loaded.bans = dict(db.execute('SELECT address, until FROM bans'))
         loaded.mutes = {nick for (nick,) in db.execute('SELECT nick FROM mutes')}
         loaded.resumes = db.execute(
-            'SELECT hash, nick, room, operator, entered, ended FROM resumes').fetchall()
+            'SELECT number, hash, nick, room, operator, entered, ended FROM resumes').fetchall()
         return loaded
 
     def said_since(self, seq, room, most):
@@ -180,13 +195,13 @@ class Store:
 
     def keep_code(self, resumable):
         """Keep what a resume code stands for (chat/resume.py), by its hash."""
-        self._change('resumes', resumable.hash,
-                     'INSERT OR REPLACE INTO resumes VALUES (?, ?, ?, ?, ?, ?)',
-                     resumable.hash, resumable.nick, resumable.room, int(resumable.operator),
-                     resumable.entered, resumable.ended)
+        self._change('resumes', resumable.number,
+                     'INSERT OR REPLACE INTO resumes VALUES (?, ?, ?, ?, ?, ?, ?)',
+                     resumable.number, resumable.hash, resumable.nick, resumable.room,
+                     int(resumable.operator), resumable.entered, resumable.ended)
 
-    def drop_code(self, hash):
-        self._change('resumes', hash, 'DELETE FROM resumes WHERE hash = ?', hash)
+    def drop_code(self, number):
+        self._change('resumes', number, 'DELETE FROM resumes WHERE number = ?', number)
 
     def _change(self, table, key, statement, *values):
         """Queue a change to the row of table that key names: the last one queued for a
@@ -329,6 +344,7 @@ def open_checked(path):
         while version and version < VERSION:
             version += 1
             with db:
+                db.execute('BEGIN')    # all of a step, or none of it
                 MIGRATIONS[version](db)
                 db.execute('PRAGMA user_version=%d' % version)
     except sqlite3.DatabaseError as error:        # not SQLite at all, or damaged

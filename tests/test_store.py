@@ -15,10 +15,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import TIMEOUT, log_in
 
+from chat.resume import digest
 from chat.store import APPLICATION_ID, VERSION, Store, StoreError
 
 try:
@@ -197,6 +199,50 @@ def test_a_new_file_gets_this_programs_schema_and_version(db):
             Store(db)
     finally:
         first.close()
+
+
+VERSION_1 = """
+CREATE TABLE said (seq INTEGER PRIMARY KEY, time REAL NOT NULL, room TEXT,
+                   kind TEXT NOT NULL, nick TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX said_by_time ON said (time);
+CREATE TABLE bans (address TEXT PRIMARY KEY, until REAL);
+CREATE TABLE mutes (nick TEXT PRIMARY KEY);
+CREATE TABLE resumes (hash BLOB PRIMARY KEY, nick TEXT NOT NULL, room TEXT NOT NULL,
+                      operator INTEGER NOT NULL, entered INTEGER NOT NULL, ended REAL);
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+"""The schema of version 1 (chat 1.5.0 and 1.6.0), as a file of that version has it."""
+
+
+def test_a_version_1_file_is_taken_to_this_version_with_all_it_kept(program, client, db):
+    old = sqlite3.connect(db)
+    old.executescript(VERSION_1)
+    old.execute('PRAGMA application_id=%d' % APPLICATION_ID)
+    old.execute('PRAGMA user_version=1')
+    code = 'kept-by-version-1-abcdefg'
+    old.execute("INSERT INTO said VALUES (7, ?, 'python', 'say', 'bob', 'before the upgrade')",
+                (time.time() - 60,))
+    old.execute("INSERT INTO resumes VALUES (?, 'alice', 'python', 0, 0, ?)",
+                (digest(code), time.time() - 30))
+    old.execute("INSERT INTO bans VALUES ('127.0.0.2', NULL)")
+    old.commit()
+    old.close()
+    server, port = start(program, db)
+    server.expect(r'state in \S+: 1 line, 1 ban, 0 mutes')
+    back = client(port)
+    back.expect('/login')
+    reply = back.ask('/resume %s 0' % code)
+    assert reply[:2] == ['Welcome back, alice!', 'bob: before the upgrade']
+    back.ask('after the upgrade')      # seq 8: the counter goes on from the file's
+    assert 'banned' in client(port, source='127.0.0.2').read_to_close()[-1]
+    server.stop()
+    assert server.finish()[0] == 0
+    check = sqlite3.connect(db)
+    assert check.execute('PRAGMA user_version').fetchone()[0] == VERSION
+    assert check.execute('SELECT max(seq) FROM said').fetchone()[0] == 8
+    # The code of version 1 was number 1, and used; the one the resume gave is number 2.
+    assert check.execute('SELECT number, nick FROM resumes').fetchall() == [(2, 'alice')]
+    check.close()
 
 
 def kept_again(server, talker, reader):
