@@ -62,8 +62,8 @@ CREATE TABLE mutes (
     nick TEXT PRIMARY KEY          -- nickname_key of the muted nickname
 );
 CREATE TABLE resumes (
-    number INTEGER PRIMARY KEY,    -- the codes in the order issued (by hash, a storm of
-                                   -- logins wrote a random page of two B-trees for each)
+    number INTEGER PRIMARY KEY,    -- the order codes were issued in: a storm's codes go
+                                   -- to the end (keyed by hash, each went anywhere)
     hash BLOB NOT NULL,            -- SHA-256 of the code; the code itself is never kept
     nick TEXT NOT NULL,
     room TEXT NOT NULL,
@@ -76,7 +76,6 @@ CREATE TABLE counters (
     value INTEGER NOT NULL
 );
 """
-
 
 
 def to_version_2(db):
