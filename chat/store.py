@@ -91,9 +91,10 @@ def to_version_2(db):
 
 MIGRATIONS = {2: to_version_2}
 """The version a step reaches -> a function of the connection that takes a file of the
-version before to it, in the transaction open. A change to SCHEMA raises VERSION and adds
-the step here (its own copy of the tables it makes: SCHEMA changes again later), tested
-from a file of the version before (tests/test_store.py)."""
+version before to it, in the transaction open (so with `execute`, never `executescript`,
+which commits first). A change to SCHEMA raises VERSION and adds the step here (its own
+copy of the tables it makes: SCHEMA changes again later), tested from a file of the
+version before (tests/test_store.py)."""
 
 KEEP_DAYS = 30
 """Days a line said is kept (--keep-days); 0 keeps everything."""
@@ -193,7 +194,7 @@ class Store:
         self._change('mutes', key, 'DELETE FROM mutes WHERE nick = ?', key)
 
     def keep_code(self, resumable):
-        """Keep what a resume code stands for (chat/resume.py), by its hash."""
+        """Keep what a resume code stands for (chat/resume.py), by its number."""
         self._change('resumes', resumable.number,
                      'INSERT OR REPLACE INTO resumes VALUES (?, ?, ?, ?, ?, ?, ?)',
                      resumable.number, resumable.hash, resumable.nick, resumable.room,
@@ -341,11 +342,16 @@ def open_checked(path):
                 db.execute('PRAGMA application_id=%d' % APPLICATION_ID)
                 db.execute('PRAGMA user_version=%d' % VERSION)
         while version and version < VERSION:
+            try:
+                with db:
+                    db.execute('BEGIN')    # all of a step, or none of it
+                    MIGRATIONS[version + 1](db)
+                    db.execute('PRAGMA user_version=%d' % (version + 1))
+            except sqlite3.OperationalError as error:    # a read-only file, a full disk
+                raise StoreError('cannot take it from schema %d to %d (%s)'
+                                 % (version, version + 1, error)) from None
+            log.info('%s: schema %d taken to %d', path, version, version + 1)
             version += 1
-            with db:
-                db.execute('BEGIN')    # all of a step, or none of it
-                MIGRATIONS[version](db)
-                db.execute('PRAGMA user_version=%d' % version)
     except sqlite3.DatabaseError as error:        # not SQLite at all, or damaged
         db.close()
         raise StoreError('%s (%s)' % ('damaged' if application_id == APPLICATION_ID

@@ -44,7 +44,6 @@ def test_a_connection_that_does_not_log_in_in_time_is_closed(limited):
     assert member.ask('/python')[0].startswith('You are in the room python')
 
 
-
 @pytest.mark.parametrize('limited', [{'login_timeout': 0}], indirect=True)
 def test_a_login_timeout_of_0_lets_a_connection_take_its_time(limited):
     running, connect = limited

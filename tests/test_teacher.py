@@ -351,7 +351,6 @@ def test_a_wrong_password_holds_the_next_line_back_a_second(classroom):
     assert time.monotonic() - started >= 0.9
 
 
-
 def test_an_address_past_its_tries_is_told_to_wait_and_nothing_is_compared(classroom,
                                                                            client):
     """Every connection of one address draws on its tries: a login, an /op, a resume code."""
@@ -363,6 +362,7 @@ def test_an_address_past_its_tries_is_told_to_wait_and_nothing_is_compared(class
     assert student.ask('/op ' + TEACHER) == busy
     assert stranger.ask('/resume some-code') == busy
     assert stranger.ask('/login anyone ' + CLASS) == busy
+
 
 # ---- the start, for a class
 

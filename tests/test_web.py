@@ -253,13 +253,12 @@ def test_shutdown_says_so_then_closes_with_1001(make_server, web_client):
     assert browser.close_code == 1001
 
 
-
 def test_a_request_unfinished_at_shutdown_is_answered_503(make_server, client):
     running = make_server(web=True)
     browser = socket.create_connection(('127.0.0.1', running.web_port), timeout=TIMEOUT)
     try:
         browser.sendall(b'GET / HTTP/1.1\r\n')        # the rest of its head never comes
-        client(running.port).expect('/login')        # a round later: the request is in
+        client(running.port).expect('/login')        # the request accepted, a round before
         running.loop.stop()
         head, _, body = read_to_end(browser).partition(b'\r\n\r\n')
     finally:
