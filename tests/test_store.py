@@ -257,9 +257,13 @@ CHATTR = sys.platform.startswith('linux') and hasattr(os, 'geteuid') and os.gete
     and shutil.which('chattr') is not None
 
 
-@pytest.mark.skipif(os.name != 'posix' or (hasattr(os, 'geteuid') and os.geteuid() == 0
-                                            and not CHATTR),
-                    reason='file modes (chattr +i for root, on Linux)')
+needs_read_only = pytest.mark.skipif(
+    os.name != 'posix' or (hasattr(os, 'geteuid') and os.geteuid() == 0 and not CHATTR),
+    reason='file modes (chattr +i for root, on Linux)')
+"""For a test that makes a file read-only for the server (read_only)."""
+
+
+@needs_read_only
 def test_a_read_only_file_is_said_at_start_and_the_chat_goes_on(program, client, db):
     Store(db).close()
     read_only(db)
@@ -363,9 +367,7 @@ def test_a_version_1_file_is_taken_to_this_version_with_all_it_kept(program, cli
     check.close()
 
 
-@pytest.mark.skipif(os.name != 'posix' or (hasattr(os, 'geteuid') and os.geteuid() == 0
-                                            and not CHATTR),
-                    reason='file modes (chattr +i for root, on Linux)')
+@needs_read_only
 def test_a_version_1_file_that_cannot_be_written_is_refused_untouched(program, db):
     version_1_file(db, 'a-code-of-version-1')
     read_only(db)
